@@ -1,0 +1,63 @@
+# Top-level wrapper (README "Quick start"):
+#   make         install missing Debian packages, build build/spimguard,
+#                the library and the default model
+#   make check   build and run every test (what .ci/run calls), then the
+#                unit tests again under AddressSanitizer + UBSan
+#   make demo    run the main job on a bundled real example
+#   make bench   print the speed and accuracy figures (bench/)
+#   make fuzz    build the libFuzzer targets and run each for FUZZ_SECONDS
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+JOBS ?= $(shell nproc)
+
+# Debian packages the build, tests and benchmarks need (Debian 12).
+DEB_PACKAGES = build-essential cmake pkg-config clang libclang-rt-14-dev \
+  libicu-dev libpsl-dev publicsuffix libjansson-dev libxxhash-dev \
+  liblmdb-dev libhiredis-dev libmicrohttpd-dev libsodium-dev libpcre2-dev \
+  libcmocka-dev bogofilter redis-server
+
+.PHONY: all deps build check test asan demo bench fuzz clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install:$$missing)" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DSG_ASAN=ON -DSG_DEFAULT_MODEL=OFF -DCMAKE_C_COMPILER=clang >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && SG_SLOW_TESTS=0 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j$(JOBS) -L unit
+
+check: test asan
+
+demo: build
+	@sh tools/demo.sh $(BUILD)/spimguard
+
+bench: build
+	@sh bench/run.sh $(BUILD)
+
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -DSG_FUZZ=ON -DSG_DEFAULT_MODEL=OFF -DCMAKE_C_COMPILER=clang >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	@for f in $(FUZZ_BUILD)/fuzz_*; do echo "== $$f"; mkdir -p $(FUZZ_BUILD)/corpus-$$(basename $$f); \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 $(FUZZ_BUILD)/corpus-$$(basename $$f) fuzz/seeds 2>&1 | tail -n 2 || exit 1; done
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

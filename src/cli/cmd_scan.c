@@ -1,0 +1,165 @@
+/*
+ * cmd_scan.c -- `spimguard scan`: judge a JSONL stream of messages, one
+ * verdict per line on stdout.  A bad line gets a line-numbered error on
+ * stderr and the stream goes on; the exit status then says some failed.
+ * State (sender profiles, campaigns) is kept across the whole run.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+static void scan_usage(FILE *f) {
+    fprintf(f,
+        "usage: spimguard scan [options] [FILE]   (FILE or - for stdin; default stdin)\n"
+        "Reads one JSON message per line ({\"from\",\"to\",\"text\", optional \"id\",\"ts\",\n"
+        "\"contact\",\"client\",\"client_ip\",\"lang\"}) and writes one verdict per line.\n\n"
+        "  --model FILE      content model (default: the model built with spimguard)\n"
+        "  --brands FILE     protected brand domains (replaces the shipped list)\n"
+        "  --allow FILE      extra allow-listed domains\n"
+        "  --blocklist FILE  extra blocked domains or URLs\n"
+        "  --max-text BYTES  longest accepted message text (default 65536)\n"
+        "  --human           readable lines instead of JSON\n"
+        "  --summary         print counts by action and label on stderr at the end\n"
+        "  --quiet           no per-line errors on stderr (still counted)\n\n"
+        "exit: 0 all lines judged; 1 some lines rejected; 2 usage; 3 fatal\n");
+}
+
+typedef struct scan_opts {
+    sg_options eng;
+    const char *model, *input;
+    bool human, summary, quiet;
+} scan_opts;
+
+static int parse_scan_args(int argc, char **argv, scan_opts *o) {
+    static const struct option lo[] = {
+        {"model", 1, 0, 'm'}, {"brands", 1, 0, 'b'}, {"allow", 1, 0, 'a'},
+        {"blocklist", 1, 0, 'B'}, {"max-text", 1, 0, 'x'}, {"human", 0, 0, 'H'},
+        {"summary", 0, 0, 's'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    memset(o, 0, sizeof *o);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'b': o->eng.brands_file = optarg; break;
+        case 'a': o->eng.allow_file = optarg; break;
+        case 'B': o->eng.blocklist_file = optarg; break;
+        case 'x': o->eng.max_text_bytes = strtoul(optarg, NULL, 10);
+                  if (!o->eng.max_text_bytes) return EXIT_USAGE;
+                  break;
+        case 'H': o->human = true; break;
+        case 's': o->summary = true; break;
+        case 'q': o->quiet = true; break;
+        case 'h': scan_usage(stdout); return -1;
+        default: scan_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) o->input = argv[optind++];
+    if (optind < argc) { scan_usage(stderr); return EXIT_USAGE; }
+    return 0;
+}
+
+typedef struct tally {
+    size_t lines, judged, bad, by_action[4], by_label[SG_LABEL_COUNT_];
+} tally;
+
+static void print_human(const sg_verdict *v, const sg_message *m) {
+    char labels[256] = "";
+    for (unsigned i = 0; i < SG_LABEL_COUNT_; i++)
+        if (sg_verdict_labels(v) & (1u << i)) {
+            if (labels[0]) strcat(labels, ",");
+            strcat(labels, sg_label_name(1u << i));
+        }
+    printf("%-7s %.3f %-24s %s: %.70s\n", sg_action_name(sg_verdict_action(v)),
+           sg_verdict_score(v), labels[0] ? labels : "-",
+           sg_message_id(m) ? sg_message_id(m) : sg_message_from(m), sg_message_text(m));
+    for (size_t i = 0; i < sg_verdict_reason_count(v) && i < 4; i++) {
+        const sg_reason *r = sg_verdict_reason(v, i);
+        printf("        %+6.2f %s: %s\n", r->weight, r->code, r->detail);
+    }
+    if (sg_verdict_account_action(v) != SG_ACCOUNT_NONE)
+        printf("        account: %s\n", sg_account_action_name(sg_verdict_account_action(v)));
+}
+
+static void count(tally *t, const sg_verdict *v) {
+    t->judged++;
+    t->by_action[sg_verdict_action(v)]++;
+    for (unsigned i = 0; i < SG_LABEL_COUNT_; i++)
+        if (sg_verdict_labels(v) & (1u << i)) t->by_label[i]++;
+}
+
+/* Judge one input line; returns 0 or -1 for a rejected line, -2 fatal. */
+static int scan_line(sg_engine *eng, const scan_opts *o, sg_lines *r, size_t len, tally *t) {
+    char err[256];
+    sg_message *m = NULL;
+    int rc = r->too_long ? SG_ETOOBIG
+                         : sg_message_parse_json(r->buf, len, o->eng.max_text_bytes, 0, &m, err, sizeof err);
+    if (rc) {
+        if (!o->quiet)
+            fprintf(stderr, "%s:%zu: %s\n", r->name, r->lineno,
+                    r->too_long ? "line too long; skipped" : err);
+        return rc == SG_ENOMEM ? -2 : -1;
+    }
+    sg_verdict *v = NULL;
+    if ((rc = sg_check(eng, m, &v))) {
+        if (!o->quiet) fprintf(stderr, "%s:%zu: %s\n", r->name, r->lineno, sg_engine_errmsg(eng));
+        sg_message_free(m);
+        return rc == SG_ENOMEM ? -2 : -1;
+    }
+    if (o->human) {
+        print_human(v, m);
+    } else {
+        char *js = sg_verdict_to_json(v);
+        if (js) puts(js);
+        free(js);
+    }
+    count(t, v);
+    sg_verdict_free(v);
+    sg_message_free(m);
+    return 0;
+}
+
+static void print_summary(const tally *t) {
+    fprintf(stderr, "scanned %zu lines: %zu judged, %zu rejected\n", t->lines, t->judged, t->bad);
+    fprintf(stderr, "actions:");
+    for (int a = 0; a < 4; a++) fprintf(stderr, " %s %zu", sg_action_name(a), t->by_action[a]);
+    fprintf(stderr, "\nlabels: ");
+    for (unsigned i = 0; i < SG_LABEL_COUNT_; i++)
+        fprintf(stderr, " %s %zu", sg_label_name(1u << i), t->by_label[i]);
+    fprintf(stderr, "\n");
+}
+
+int sg_cmd_scan(int argc, char **argv) {
+    scan_opts o;
+    int rc = parse_scan_args(argc, argv, &o);
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    sg_engine *eng = sg_cli_engine(&o.eng, o.model, true);
+    if (!eng) return EXIT_FATAL;
+    size_t max_text = o.eng.max_text_bytes ? o.eng.max_text_bytes : 65536;
+    sg_lines r;
+    if (sg_lines_open(&r, o.input, max_text * 6 + 65536) != 0) {
+        sg_cli_error("scan", "%s: cannot open", o.input);
+        sg_engine_free(eng);
+        return EXIT_FATAL;
+    }
+    tally t = {0};
+    size_t len;
+    int got, fatal = 0;
+    while (!fatal && (got = sg_lines_next(&r, &len)) == 1) {
+        if (len == 0) continue;
+        t.lines++;
+        int s = scan_line(eng, &o, &r, len, &t);
+        if (s == -1) t.bad++;
+        if (s == -2) fatal = 1;
+        if ((t.lines & 1023) == 0) { fflush(stdout); sg_progress("scan", r.bytes_read, r.total_bytes); }
+    }
+    sg_progress_end();
+    fflush(stdout);
+    if (o.summary) print_summary(&t);
+    sg_lines_close(&r);
+    sg_engine_free(eng);
+    if (fatal) return EXIT_FATAL;
+    return t.bad ? EXIT_BADLINES : EXIT_OK;
+}

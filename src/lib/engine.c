@@ -1,0 +1,373 @@
+/*
+ * engine.c -- the engine: options, lifetime, and the loop that carries one
+ * message through the stages (normalize -> features -> each detector row of
+ * sg__detectors[] -> policy).  It owns no detection logic: a new detector
+ * is a new file plus one row in the table below.
+ */
+#define _GNU_SOURCE
+#include "sg_internal.h"
+#include "store.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The pipeline, in order.  Later rows may read what earlier rows found. */
+const sg_detector *const sg__detectors[] = {
+    &sg__detector_content,
+};
+const size_t sg__ndetectors = sizeof sg__detectors / sizeof sg__detectors[0];
+
+int sg__set_error(sg_engine *eng, int err, const char *fmt, ...) {
+    if (!eng) return err;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(eng->errmsg, sizeof eng->errmsg, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* Detail of the last sg_engine_new() that failed on this thread. */
+static _Thread_local char new_errmsg[256];
+
+const char *sg_engine_errmsg(const sg_engine *eng) {
+    return eng ? eng->errmsg : new_errmsg;
+}
+
+static int copy_options(sg_engine *eng, const sg_options *o) {
+    if (o) eng->opt = *o;
+    if (!eng->opt.hash_bits) eng->opt.hash_bits = 22;
+    if (!eng->opt.max_text_bytes) eng->opt.max_text_bytes = 65536;
+    if (!eng->opt.seed) eng->opt.seed = 1;
+    if (eng->opt.hash_bits < 16 || eng->opt.hash_bits > 26)
+        return sg__set_error(eng, SG_EINVAL, "hash_bits %u is outside 16..26",
+                             eng->opt.hash_bits);
+    eng->brands_file = sg__strdup(eng->opt.brands_file);
+    eng->allow_file = sg__strdup(eng->opt.allow_file);
+    eng->blocklist_file = sg__strdup(eng->opt.blocklist_file);
+    if ((eng->opt.brands_file && !eng->brands_file) ||
+        (eng->opt.allow_file && !eng->allow_file) ||
+        (eng->opt.blocklist_file && !eng->blocklist_file))
+        return SG_ENOMEM;
+    eng->opt.brands_file = eng->brands_file;
+    eng->opt.allow_file = eng->allow_file;
+    eng->opt.blocklist_file = eng->blocklist_file;
+    return SG_OK;
+}
+
+static int init_detectors(sg_engine *eng) {
+    for (size_t i = 0; i < sg__ndetectors; i++) {
+        const sg_detector *d = sg__detectors[i];
+        if (!d->init) continue;
+        int rc = d->init(eng, &eng->det_state[i]);
+        if (rc) {
+            if (!eng->errmsg[0])
+                sg__set_error(eng, rc, "detector %s: %s", d->name,
+                              sg_strerror(rc));
+            return rc;
+        }
+    }
+    return SG_OK;
+}
+
+int sg_engine_new(const sg_options *opts, sg_engine **out) {
+    if (!out) return SG_EINVAL;
+    *out = NULL;
+    sg_engine *eng = sg__calloc(1, sizeof *eng);
+    if (!eng) return SG_ENOMEM;
+    int rc;
+    if ((rc = copy_options(eng, opts)) ||
+        (rc = sg__normctx_new(&eng->nc)) ||
+        (rc = sg__model_init(&eng->model, eng->opt.hash_bits)) ||
+        (rc = sg__store_memory_new(&eng->store)) ||
+        (rc = init_detectors(eng))) {
+        snprintf(new_errmsg, sizeof new_errmsg, "%s",
+                 eng->errmsg[0] ? eng->errmsg : sg_strerror(rc));
+        sg_engine_free(eng);
+        return rc;
+    }
+    *out = eng;
+    return SG_OK;
+}
+
+void sg_engine_free(sg_engine *eng) {
+    if (!eng) return;
+    for (size_t i = 0; i < sg__ndetectors; i++)
+        if (sg__detectors[i]->free && eng->det_state[i])
+            sg__detectors[i]->free(eng->det_state[i]);
+    sg__store_free(eng->store);
+    sg__model_free(&eng->model);
+    sg__normctx_free(eng->nc);
+    sg__free(eng->brands_file);
+    sg__free(eng->allow_file);
+    sg__free(eng->blocklist_file);
+    sg__free(eng);
+}
+
+int sg_engine_load_model(sg_engine *eng, const char *path) {
+    if (!eng || !path) return SG_EINVAL;
+    return sg__model_load(&eng->model, path, eng->errmsg, sizeof eng->errmsg);
+}
+
+int sg_engine_save_model(sg_engine *eng, const char *path) {
+    if (!eng || !path) return SG_EINVAL;
+    return sg__model_save(&eng->model, path, eng->errmsg, sizeof eng->errmsg);
+}
+
+/* ---------------------------------------------------------------- files */
+
+static bool file_exists(const char *p) { return access(p, R_OK) == 0; }
+
+/* Folder of the running executable, or "" when unknown. */
+static void exe_dir(char *buf, size_t cap) {
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n <= 0) { buf[0] = '\0'; return; }
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (slash) *slash = '\0';
+}
+
+int sg__data_path(const char *name, char *buf, size_t cap) {
+    char dir[PATH_MAX / 2];
+    const char *env = getenv("SPIMGUARD_DATADIR");
+    if (env && *env) {
+        snprintf(buf, cap, "%s/%s", env, name);
+        if (file_exists(buf)) return SG_OK;
+    }
+    exe_dir(dir, sizeof dir);
+    if (dir[0]) {
+        snprintf(buf, cap, "%s/data/%s", dir, name);
+        if (file_exists(buf)) return SG_OK;
+        snprintf(buf, cap, "%s/../data/%s", dir, name);
+        if (file_exists(buf)) return SG_OK;
+        snprintf(buf, cap, "%s/../share/spimguard/%s", dir, name);
+        if (file_exists(buf)) return SG_OK;
+    }
+#ifdef SG_SOURCE_DATADIR
+    snprintf(buf, cap, "%s/%s", SG_SOURCE_DATADIR, name);
+    if (file_exists(buf)) return SG_OK;
+#endif
+#ifdef SG_DATADIR
+    snprintf(buf, cap, "%s/%s", SG_DATADIR, name);
+    if (file_exists(buf)) return SG_OK;
+#endif
+    return SG_ENOTFOUND;
+}
+
+const char *sg_default_model_path(void) {
+    static char path[PATH_MAX + 64];
+    char dir[PATH_MAX];
+    const char *env = getenv("SPIMGUARD_MODEL");
+    if (env && *env) {
+        snprintf(path, sizeof path, "%s", env);
+        return file_exists(path) ? path : NULL;
+    }
+    exe_dir(dir, sizeof dir);
+    if (dir[0]) {
+        snprintf(path, sizeof path, "%s/default.model", dir);
+        if (file_exists(path)) return path;
+        snprintf(path, sizeof path, "%s/../share/spimguard/default.model", dir);
+        if (file_exists(path)) return path;
+    }
+#ifdef SG_DATADIR
+    snprintf(path, sizeof path, "%s/default.model", SG_DATADIR);
+    if (file_exists(path)) return path;
+#endif
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- context */
+
+int sg__ctx_init(sg_engine *eng, const sg_message *msg, sg_ctx *c) {
+    memset(c, 0, sizeof *c);
+    c->eng = eng;
+    c->msg = msg;
+    if (msg->ts_ms > eng->clock_ms) eng->clock_ms = msg->ts_ms;
+    c->now_ms = msg->ts_ms ? msg->ts_ms : eng->clock_ms;
+    int rc = sg__normalize(eng->nc, msg->text, msg->text_len, &c->norm);
+    if (rc) return sg__set_error(eng, rc, "cannot normalize text: %s",
+                                 sg_strerror(rc));
+    if ((rc = sg__features(&c->norm, eng->opt.hash_bits, &c->fv))) {
+        sg__ctx_free(c);
+        return rc;
+    }
+    c->content_margin = sg__model_margin(&eng->model, &c->fv);
+    c->content_p = sg__sigmoid(c->content_margin);
+    return SG_OK;
+}
+
+void sg__ctx_free(sg_ctx *c) {
+    sg__norm_free(&c->norm);
+    sg__featvec_free(&c->fv);
+    for (size_t i = 0; i < c->nsig; i++) sg__free(c->sig[i].detail);
+    sg__free(c->sig);
+    sg__free(c->campaign);
+    if (c->urls) sg__urlset_free(c->urls);
+    memset(c, 0, sizeof *c);
+}
+
+int sg__ctx_signal(sg_ctx *c, const char *code, double weight,
+                   unsigned labels, const char *fmt, ...) {
+    if (c->nsig == c->capsig) {
+        size_t cap = c->capsig ? c->capsig * 2 : 8;
+        sg_signal *s = sg__realloc(c->sig, cap * sizeof *s);
+        if (!s) return SG_ENOMEM;
+        c->sig = s;
+        c->capsig = cap;
+    }
+    sg_buf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[512];
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (sg__buf_append(&b, tmp, strlen(tmp))) return SG_ENOMEM;
+    c->sig[c->nsig++] = (sg_signal){code, weight, labels, b.p, false};
+    c->labels |= labels;
+    return SG_OK;
+}
+
+int sg__ctx_explain(sg_ctx *c, const char *code, double weight,
+                    const char *fmt, ...) {
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    int rc = sg__ctx_signal(c, code, weight, 0, "%s", tmp);
+    if (!rc) c->sig[c->nsig - 1].explain_only = true;
+    return rc;
+}
+
+void sg__ctx_want_action(sg_ctx *c, sg_action a) {
+    if (a > c->min_action) c->min_action = a;
+}
+
+void sg__ctx_want_account_action(sg_ctx *c, sg_account_action a) {
+    if (a > c->account_action) c->account_action = a;
+}
+
+int sg__ctx_set_campaign(sg_ctx *c, const char *id) {
+    char *d = sg__strdup(id);
+    if (id && !d) return SG_ENOMEM;
+    sg__free(c->campaign);
+    c->campaign = d;
+    return SG_OK;
+}
+
+/* ---------------------------------------------------------------- check */
+
+static int run_detectors(sg_engine *eng, sg_ctx *c) {
+    for (size_t i = 0; i < sg__ndetectors; i++) {
+        int rc = sg__detectors[i]->check(eng->det_state[i], c);
+        if (rc) return sg__set_error(eng, rc, "detector %s: %s",
+                                     sg__detectors[i]->name, sg_strerror(rc));
+    }
+    return SG_OK;
+}
+
+int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
+    if (!eng || !msg || !out) return SG_EINVAL;
+    *out = NULL;
+    sg_ctx c;
+    int rc = sg__ctx_init(eng, msg, &c);
+    if (rc) return rc;
+    if (eng->store->ops->begin) eng->store->ops->begin(eng->store);
+    rc = run_detectors(eng, &c);
+    if (eng->store->ops->commit) {
+        int crc = eng->store->ops->commit(eng->store);
+        if (!rc && crc) rc = sg__set_error(eng, crc, "store commit failed");
+    }
+    if (!rc) rc = sg__policy_decide(&c, out);
+    sg__ctx_free(&c);
+    return rc;
+}
+
+int sg_content_score(sg_engine *eng, const sg_message *msg, double *p) {
+    if (!eng || !msg || !p) return SG_EINVAL;
+    sg_ctx c;
+    int rc = sg__ctx_init(eng, msg, &c);
+    if (rc) return rc;
+    *p = c.content_p;
+    sg__ctx_free(&c);
+    return SG_OK;
+}
+
+/* ---------------------------------------------------------------- learn */
+
+int sg_learn(sg_engine *eng, const sg_message *msg, int is_spam) {
+    if (!eng || !msg || (is_spam != 0 && is_spam != 1)) return SG_EINVAL;
+    sg_ctx c;
+    int rc = sg__ctx_init(eng, msg, &c);
+    if (rc) return rc;
+    for (size_t i = 0; i < sg__ndetectors && !rc; i++)
+        if (sg__detectors[i]->learn)
+            rc = sg__detectors[i]->learn(eng->det_state[i], &c, is_spam);
+    sg__ctx_free(&c);
+    return rc;
+}
+
+/* Feature vectors of every labeled message, extracted once for all epochs. */
+typedef struct train_item {
+    sg_featvec fv;
+    int y;
+} train_item;
+
+static int extract_all(sg_engine *eng, sg_message *const *msgs, size_t n,
+                       train_item *items, size_t *nitems) {
+    *nitems = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i]->label < 0) continue;
+        sg_ctx c;
+        int rc = sg__ctx_init(eng, msgs[i], &c);
+        if (rc == SG_EUTF8) continue;
+        if (rc) return rc;
+        items[*nitems].fv = c.fv; /* take ownership of the vector */
+        items[*nitems].y = msgs[i]->label;
+        memset(&c.fv, 0, sizeof c.fv);
+        sg__ctx_free(&c);
+        (*nitems)++;
+    }
+    return SG_OK;
+}
+
+/* splitmix64 (Steele, Lea & Flood 2014): a small, seedable generator. */
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void shuffle(size_t *order, size_t n, uint64_t *seed) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = splitmix64(seed) % i, t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}
+
+int sg_train(sg_engine *eng, sg_message *const *msgs, size_t n, int epochs) {
+    if (!eng || (!msgs && n) || epochs < 1 || epochs > 100) return SG_EINVAL;
+    train_item *items = sg__calloc(n ? n : 1, sizeof *items);
+    size_t *order = sg__calloc(n ? n : 1, sizeof *order);
+    size_t m = 0;
+    int rc = (!items || !order) ? SG_ENOMEM : extract_all(eng, msgs, n, items, &m);
+    if (!rc && m == 0) rc = sg__set_error(eng, SG_EINVAL, "no labeled message to train on");
+    uint64_t seed = eng->opt.seed;
+    for (size_t i = 0; i < m; i++) order[i] = i;
+    for (int e = 0; !rc && e < epochs; e++) {
+        shuffle(order, m, &seed);
+        double base = eng->model.rate;
+        eng->model.rate = base / (1.0 + e * 0.5); /* decaying step per epoch */
+        for (size_t i = 0; i < m; i++)
+            sg__model_update(&eng->model, &items[order[i]].fv, items[order[i]].y);
+        eng->model.rate = base;
+    }
+    for (size_t i = 0; items && i < n; i++) sg__featvec_free(&items[i].fv);
+    sg__free(items);
+    sg__free(order);
+    return rc;
+}
