@@ -74,6 +74,10 @@ typedef struct sg_options {
                                   list); NULL = shipped list */
     const char *allow_file;  /**< extra allow-listed domains; NULL = none */
     const char *blocklist_file; /**< extra blocked domains/URLs; NULL = none */
+    const char *store_uri;   /**< state store: "memory:", "lmdb:DIR",
+                                  "redis://HOST:PORT",
+                                  "redis-cluster://HOST:PORT[,HOST:PORT..]";
+                                  NULL = memory: (docs/storage.md) */
 } sg_options;
 
 /** Create an engine with an empty (all-zero) model.
@@ -81,7 +85,9 @@ typedef struct sg_options {
  *  @param out   receives the engine; owned by the caller (sg_engine_free).
  *  @return SG_OK, SG_EINVAL (bad option or NULL out), SG_ENOMEM, SG_EUNICODE
  *          (ICU services could not be opened), SG_EIO / SG_EFORMAT (a list
- *          file named in opts cannot be read).  On failure *out is NULL. */
+ *          file named in opts cannot be read), SG_ESTORE (the store named
+ *          by store_uri cannot be opened); the detail is in
+ *          sg_engine_errmsg(NULL).  On failure *out is NULL. */
 int sg_engine_new(const sg_options *opts, sg_engine **out);
 
 /** Release an engine and everything it owns.  NULL is a no-op. */

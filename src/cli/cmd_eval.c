@@ -15,6 +15,7 @@
 static void eval_usage(FILE *f) {
     fprintf(f,
         "usage: spimguard eval [--model M] [--json] [--roc OUT.svg] [--full] TEST.jsonl...\n"
+        "       spimguard eval --scores SCORES.tsv [--json] [--roc OUT.svg]\n"
         "       spimguard eval --stream STREAM.jsonl VERDICTS.jsonl [--json]\n"
         "Measures the content model on labeled JSONL ({\"text\", \"label\"}).\n\n"
         "  --model FILE  model to measure (default: the model built with spimguard)\n"
@@ -25,6 +26,8 @@ static void eval_usage(FILE *f) {
         "  --threshold P decision threshold on P(spim) (default 0.5)\n"
         "  --full        score with the whole pipeline (URLs, behaviour), not only\n"
         "                the content model\n"
+        "  --scores FILE measure another filter's scores: lines \"SCORE LABEL\",\n"
+        "                LABEL spam|ham|1|0, higher SCORE = more spam-like\n"
         "  --stream      score verdicts of a simulated stream (spimguard simulate)\n\n"
         "exit: 0 measured; 1 measured but some lines rejected; 2 usage; 3 fatal\n");
 }
@@ -71,6 +74,46 @@ static int score_all(sg_engine *eng, sg_message **msgs, size_t n, bool full,
     return SG_OK;
 }
 
+/* Read "score label" lines (another filter's output) into arrays. */
+static int read_scores(const char *path, double **scores, int **labels, size_t *n) {
+    FILE *f = fopen(path, "r");
+    if (!f) { sg_cli_error("eval", "%s: cannot open", path); return -1; }
+    size_t cap = 0;
+    char label[32], line[256];
+    double s;
+    *n = 0; *scores = NULL; *labels = NULL;
+    for (size_t lineno = 1; fgets(line, sizeof line, f); lineno++) {
+        if (sscanf(line, "%lf %31s", &s, label) != 2) {
+            sg_cli_error("eval", "%s:%zu: expected \"SCORE LABEL\"", path, lineno);
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            *scores = realloc(*scores, cap * sizeof **scores);
+            *labels = realloc(*labels, cap * sizeof **labels);
+        }
+        (*scores)[*n] = s;
+        (*labels)[(*n)++] = !strcmp(label, "spam") || !strcmp(label, "1");
+    }
+    fclose(f);
+    return 0;
+}
+
+static int eval_scores_cmd(const char *path, double thr, bool json, const char *roc) {
+    double *scores;
+    int *labels;
+    size_t n;
+    if (read_scores(path, &scores, &labels, &n)) return EXIT_FATAL;
+    sg_metrics m;
+    int rc = sg__metrics_compute(scores, labels, n, thr, &m);
+    if (rc) sg_cli_error("eval", "need both spam and ham scores to measure");
+    else print_metrics(&m, json);
+    if (!rc && roc) rc = sg__metrics_roc_svg(scores, labels, n, "ROC", roc);
+    free(scores);
+    free(labels);
+    return rc ? EXIT_FATAL : EXIT_OK;
+}
+
 static int eval_stream_cmd(int argc, char **argv, int first, bool json) {
     if (argc - first != 2) { eval_usage(stderr); return EXIT_USAGE; }
     if (!sg_eval_stream) {
@@ -83,8 +126,8 @@ static int eval_stream_cmd(int argc, char **argv, int first, bool json) {
 int sg_cmd_eval(int argc, char **argv) {
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"json", 0, 0, 'j'}, {"roc", 1, 0, 'r'}, {"full", 0, 0, 'f'},
-        {"threshold", 1, 0, 't'}, {"stream", 0, 0, 's'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    const char *model = NULL, *roc = NULL;
+        {"threshold", 1, 0, 't'}, {"stream", 0, 0, 's'}, {"scores", 1, 0, 'S'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model = NULL, *roc = NULL, *scores_path = NULL;
     bool json = false, full = false, stream = false;
     double thr = 0.5;
     int c;
@@ -97,11 +140,13 @@ int sg_cmd_eval(int argc, char **argv) {
         case 'f': full = true; break;
         case 't': thr = atof(optarg); break;
         case 's': stream = true; break;
+        case 'S': scores_path = optarg; break;
         case 'h': eval_usage(stdout); return EXIT_OK;
         default: eval_usage(stderr); return EXIT_USAGE;
         }
     }
     if (stream) return eval_stream_cmd(argc, argv, optind, json);
+    if (scores_path) return eval_scores_cmd(scores_path, thr, json, roc);
     if (optind >= argc) { eval_usage(stderr); return EXIT_USAGE; }
     size_t n, bad;
     sg_message **msgs = sg_cli_read_labeled(argv + optind, argc - optind, &n, &bad, false);

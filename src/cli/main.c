@@ -17,6 +17,8 @@ static const struct command {
     {"check", sg_cmd_check, "judge one message given on the command line"},
     {"train", sg_cmd_train, "train a content model from labeled JSONL"},
     {"eval", sg_cmd_eval, "measure a model on labeled JSONL (ROC AUC, (1-ROCA)%, ...)"},
+    {"urls", sg_cmd_urls, "find and judge the links in text (lookalikes, blocklists, lures)"},
+    {"simulate", sg_cmd_simulate, "simulate a network under a worm-like phishing campaign"},
 };
 
 static void usage(FILE *f) {

@@ -17,6 +17,9 @@
 /* The pipeline, in order.  Later rows may read what earlier rows found. */
 const sg_detector *const sg__detectors[] = {
     &sg__detector_content,
+    &sg__detector_urls,
+    &sg__detector_bulk,
+    &sg__detector_sender,
 };
 const size_t sg__ndetectors = sizeof sg__detectors / sizeof sg__detectors[0];
 
@@ -47,14 +50,27 @@ static int copy_options(sg_engine *eng, const sg_options *o) {
     eng->brands_file = sg__strdup(eng->opt.brands_file);
     eng->allow_file = sg__strdup(eng->opt.allow_file);
     eng->blocklist_file = sg__strdup(eng->opt.blocklist_file);
-    if ((eng->opt.brands_file && !eng->brands_file) ||
+    eng->store_uri = sg__strdup(eng->opt.store_uri);
+    if ((eng->opt.store_uri && !eng->store_uri) ||
+        (eng->opt.brands_file && !eng->brands_file) ||
         (eng->opt.allow_file && !eng->allow_file) ||
         (eng->opt.blocklist_file && !eng->blocklist_file))
         return SG_ENOMEM;
     eng->opt.brands_file = eng->brands_file;
     eng->opt.allow_file = eng->allow_file;
     eng->opt.blocklist_file = eng->blocklist_file;
+    eng->opt.store_uri = eng->store_uri;
     return SG_OK;
+}
+
+/* The state store named by opt.store_uri (memory: when none). */
+static int open_store(sg_engine *eng) {
+    const char *uri = eng->opt.store_uri;
+    if (!uri || !*uri) return sg__store_memory_new(&eng->store);
+    char err[200];
+    int rc = sg__store_open_uri(uri, &eng->store, err, sizeof err);
+    if (rc) sg__set_error(eng, rc, "store %s: %s", uri, err);
+    return rc;
 }
 
 static int init_detectors(sg_engine *eng) {
@@ -81,7 +97,7 @@ int sg_engine_new(const sg_options *opts, sg_engine **out) {
     if ((rc = copy_options(eng, opts)) ||
         (rc = sg__normctx_new(&eng->nc)) ||
         (rc = sg__model_init(&eng->model, eng->opt.hash_bits)) ||
-        (rc = sg__store_memory_new(&eng->store)) ||
+        (rc = open_store(eng)) ||
         (rc = init_detectors(eng))) {
         snprintf(new_errmsg, sizeof new_errmsg, "%s",
                  eng->errmsg[0] ? eng->errmsg : sg_strerror(rc));
@@ -103,6 +119,7 @@ void sg_engine_free(sg_engine *eng) {
     sg__free(eng->brands_file);
     sg__free(eng->allow_file);
     sg__free(eng->blocklist_file);
+    sg__free(eng->store_uri);
     sg__free(eng);
 }
 

@@ -118,7 +118,7 @@ int sg__norm_skeleton(sg_normctx *nc, sg_norm *n);
 
 /** UTS #39 skeleton of a UTF-8 string (e.g. a domain label); malloc'd
  *  result in *out (sg__free), NUL-terminated.
- *  @return SG_OK, SG_EUNICODE, SG_ENOMEM. */
+ *  @return SG_OK, SG_EUTF8 (s is not valid UTF-8), SG_EUNICODE, SG_ENOMEM. */
 int sg__skeleton(sg_normctx *nc, const char *s, size_t len, char **out);
 
 /* ------------------------------------------------------------ features */
@@ -164,8 +164,10 @@ typedef struct sg_featvec {
 
 /** Extract features of a normalized message into fv (appended after
  *  clearing; fv's memory is reused across calls).  Values are scaled so the
- *  vector has unit L2 norm.  hash_bits: table size is 1 << hash_bits.
- *  @return SG_OK, SG_ENOMEM. */
+ *  vector has unit L2 norm.  hash_bits: table size is 1 << hash_bits
+ *  (1..31, asserted).  Binary presence: an index seen twice in a message
+ *  is kept once (the first feature); at most 65536 features per message.
+ *  Details: docs/normalization.md.  @return SG_OK, SG_ENOMEM. */
 int sg__features(const sg_norm *n, uint32_t hash_bits, sg_featvec *fv);
 void sg__featvec_free(sg_featvec *fv);
 
@@ -227,6 +229,7 @@ struct sg_ctx;
  *  in the context (freed by sg__ctx_free).  Never NULL: an empty set when
  *  there are none or extraction ran out of memory. */
 const sg_urlset *sg__ctx_urls(struct sg_ctx *c);
+/** Free a set made by sg__ctx_urls (its URLs and the set itself). */
 void sg__urlset_free(sg_urlset *s);
 
 /* ------------------------------------------------------------ data files */
@@ -297,6 +300,9 @@ extern const sg_detector *const sg__detectors[];
 extern const size_t sg__ndetectors;
 
 extern const sg_detector sg__detector_content;
+extern const sg_detector sg__detector_urls;
+extern const sg_detector sg__detector_bulk;
+extern const sg_detector sg__detector_sender;
 
 /* ------------------------------------------------------------ policy */
 /** Turn the signals in c into a verdict (policy.c).  @return SG_OK,
@@ -308,7 +314,7 @@ struct sg_store;
 
 struct sg_engine {
     sg_options opt;         /* strings below are owned copies */
-    char *brands_file, *allow_file, *blocklist_file;
+    char *brands_file, *allow_file, *blocklist_file, *store_uri;
     sg_normctx *nc;
     sg_model model;
     struct sg_store *store; /* account / bulk / campaign state */

@@ -17,6 +17,7 @@
 #ifndef SG_STORE_H
 #define SG_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,13 +100,15 @@ struct sg_store {
  *  @return SG_OK, SG_ENOMEM. */
 int sg__store_memory_new(sg_store **out);
 
-/* Common rules of the persistent and shared backends below (docs/storage.md):
- * keys are 1..4096 bytes (SG_EINVAL otherwise), values up to 16 MiB; a
+/* Common rules of the persistent and shared backends below, the same as the
+ * memory backend's (docs/storage.md; tests/test_store_conformance.c): keys
+ * are 1..4096 bytes and values up to 16 MiB (SG_EINVAL otherwise); a
  * counter is an 8-byte value holding an int64 in host byte order (what get
- * returns for it); incr on a live value of another length is SG_EINVAL and
- * changes nothing; begin/commit nest (only the outermost commit writes);
- * commit without begin is SG_EINVAL.  A store object is used by one thread
- * at a time; several processes may share the same data (LMDB dir, Redis). */
+ * returns for it); incr on a live value of another length, or past the
+ * int64 range, is SG_EINVAL and changes nothing; begin/commit nest (only the
+ * outermost commit writes); commit or abort without begin is SG_EINVAL.  A
+ * store object is not thread-safe: one thread at a time.  Several processes
+ * may share the same data (an LMDB directory, a Redis server or cluster). */
 
 /** Options of the LMDB backend; zero means the default. */
 typedef struct sg_store_lmdb_opts {
@@ -118,15 +121,24 @@ typedef struct sg_store_lmdb_opts {
                                committed write survives a crash of the
                                process in all modes. */
     unsigned sweep_step;    /* entries the expiry sweep examines per
-                               commit; default 32 */
+                               write of a group (at commit); default 4 */
+    bool writemap;          /* MDB_WRITEMAP: writes go straight into the
+                               map, ~1.6x faster commits; a crash of the
+                               process still loses nothing committed, but
+                               an OS crash or power loss between two fsyncs
+                               can damage the file (without it, it can
+                               only lose the last sync_ms of commits) */
 } sg_store_lmdb_opts;
 
 /** LMDB backend (store_lmdb.c) with default options: one environment (files
  *  data.mdb, lock.mdb) in directory `dir`, created (mode 0700) if missing.
  *  Each outermost begin..commit is one LMDB write transaction, so a
- *  message's writes are committed atomically; writes outside a group commit
- *  one by one.  Expiry is stored with each value, enforced at read time and
- *  by an incremental sweep of sweep_step entries per commit.
+ *  message's writes are committed atomically (a kill -9 at any point leaves
+ *  every committed group and no part of an uncommitted one); writes outside
+ *  a group commit one by one.  Expiry is stored with each value, enforced
+ *  at read time and by an incremental sweep at commit (sweep_step entries
+ *  per write).  Several processes may open the same directory (writers take
+ *  turns); one process must not open it twice (an LMDB rule).
  *  @param dir  path of the data directory (copied).
  *  @param out  receives the store (sg__store_free).
  *  @return SG_OK, SG_EINVAL (NULL argument), SG_EIO (directory cannot be
@@ -146,10 +158,12 @@ int sg__store_lmdb_open(const char *dir, const sg_store_lmdb_opts *opts,
  *  incr inside a group returns the value read before plus the group's
  *  deltas, and the add itself is applied atomically (HINCRBY) at commit, so
  *  the stored sum is exact across daemons.  Connections are made lazily and
- *  remade after a failure (at most every 100 ms).  If SIGPIPE is at its
+ *  remade after a failure (at most every 100 ms; connect timeout 500 ms,
+ *  command timeout 2 s).  Outside a group each call is one round trip; a
+ *  batch (sg__store_batch) does all its reads in one.  If SIGPIPE is at its
  *  default action it is set to SIG_IGN (a dropped connection must not kill
  *  the process).
- *  @param host  host name or address (copied); port 1..65535; db = 0.
+ *  @param host  host name or address (copied); port 1..65535; database 0.
  *  @return SG_OK, SG_EINVAL, SG_ENOMEM, SG_ESTORE (cannot connect; detail
  *          in the err of sg__store_open_uri).  On failure *out is NULL. */
 int sg__store_redis_new(const char *host, int port, sg_store **out);
@@ -160,7 +174,9 @@ int sg__store_redis_new(const char *host, int port, sg_store **out);
  *  CLUSTER SLOTS, MOVED (map refresh) and ASK (ASKING) redirects.  A group's
  *  writes commit in one MULTI/EXEC per hash slot, so the keys of one
  *  account ("acct:{id}...") commit together; keys on different slots do
- *  not commit atomically with each other.
+ *  not commit atomically with each other.  A dead master fails the calls
+ *  on its slots with SG_ESTORE; a failover or resharding is followed
+ *  through MOVED and a re-read of CLUSTER SLOTS.
  *  @param seeds  "host:port[,host:port...]"; any reachable one will do.
  *  @return SG_OK, SG_EINVAL (malformed seeds), SG_ENOMEM, SG_ESTORE (no seed
  *          answers CLUSTER SLOTS).  On failure *out is NULL. */
@@ -168,8 +184,9 @@ int sg__store_cluster_new(const char *seeds, sg_store **out);
 
 /** Open a store from a URI (store_uri.c):
  *    memory:                     in-process hash table (nothing persists)
- *    lmdb:DIR[?sync=always|MS]   LMDB environment in DIR
- *    redis://HOST[:PORT][/DB]    one Redis server (port 6379, db 0 default)
+ *    lmdb:DIR[?OPT&OPT]          LMDB environment in DIR; options
+ *                                sync=always|MS, writemap=0|1
+ *    redis://HOST[:PORT][/]      one Redis server (port 6379 by default)
  *    redis-cluster://HOST:PORT[,HOST:PORT...]  Redis Cluster seeds
  *  @param err  if not NULL, receives a one-line English reason on failure
  *              (errlen bytes max, NUL-terminated).
@@ -177,6 +194,22 @@ int sg__store_cluster_new(const char *seeds, sg_store **out);
  *          backend's constructor returns.  On failure *out is NULL. */
 int sg__store_open_uri(const char *uri, sg_store **out, char *err,
                        size_t errlen);
+
+/** Redis Cluster key slot of a key: CRC16-XMODEM (polynomial 0x1021, init
+ *  0) of the key, or of its hash tag -- the bytes between the first '{' and
+ *  the first '}' after it, when there is at least one -- mod 16384 (Redis
+ *  Cluster specification, "Key distribution model").  @return 0..16383. */
+int sg__cluster_keyslot(const void *key, size_t klen);
+/** CRC16-XMODEM of len bytes; CRC16("123456789") = 0x31C3. */
+uint16_t sg__crc16_xmodem(const void *buf, size_t len);
+/** Counters of a cluster store for metrics and tests: MOVED and ASK
+ *  redirects followed, slot-map reads.  Zeros for other backends.  Any
+ *  pointer argument may be NULL. */
+void sg__store_cluster_counters(sg_store *s, uint64_t *moved, uint64_t *asks,
+                                uint64_t *refreshes);
+/** Times an LMDB store grew its map since it was opened (tests, metrics);
+ *  0 for other backends. */
+uint64_t sg__store_lmdb_grows(sg_store *s);
 
 /* Thin wrappers so callers read well. */
 static inline int sg__store_get(sg_store *s, const void *k, size_t kl,

@@ -1,0 +1,273 @@
+/*
+ * bench_store.c -- speed and size of the state store backends (store.h):
+ * single get / put / incr, one message's group (read a profile, bump three
+ * windowed counters, write the profile back, commit), the same message
+ * pipelined as one batch, 32 messages per batch, and the bytes each key
+ * costs.  With no argument it runs memory, LMDB (in a temporary directory)
+ * and, when redis-server is installed, a private Redis server and a private
+ * 3-master Redis Cluster on loopback ports (tests/redis_harness.h).
+ *
+ *   bench_store [-t SECONDS_PER_CASE] [URI...]
+ *
+ * Each case runs for a fixed time (default 0.3 s) and prints ops/s.
+ */
+#include "../tests/redis_harness.h"
+#include "sg_internal.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NOW 1700000000000LL /* message time of the run */
+#define WINDOW 600000       /* counters live 10 minutes */
+#define NACCT 50000         /* accounts the cases spread over */
+#define PROFILE 64          /* bytes of an account profile */
+
+static double budget = 0.3;
+
+static double secs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t acct_key(char *buf, size_t cap, uint32_t i, const char *suffix) {
+    return (size_t)snprintf(buf, cap, "acct:{user%u@im.example.org}%s", i, suffix);
+}
+
+static uint32_t rnd(void) {
+    static uint32_t x = 2463534242u;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return x;
+}
+
+/* Run `one` (which does `per_call` ops) until the budget is spent;
+ * returns ops per second, or -1 on the first failure. */
+typedef int (*case_fn)(sg_store *s, uint32_t i);
+
+static double timed(sg_store *s, case_fn one, int per_call) {
+    double t0 = secs(), t;
+    uint64_t calls = 0;
+    do {
+        for (int k = 0; k < 64; k++, calls++)
+            if (one(s, rnd() % NACCT)) {
+                fprintf(stderr, "  failed: %s\n", sg__store_errmsg(s));
+                return -1;
+            }
+    } while ((t = secs() - t0) < budget);
+    return (double)calls * per_call / t;
+}
+
+/* ------------------------------------------------------------ cases */
+
+static unsigned char profile[PROFILE];
+
+static int case_put(sg_store *s, uint32_t i) {
+    char k[64];
+    size_t n = acct_key(k, sizeof k, i, "");
+    return sg__store_put(s, k, n, profile, sizeof profile, 0, NOW);
+}
+
+static int case_get(sg_store *s, uint32_t i) {
+    char k[64];
+    unsigned char buf[PROFILE];
+    size_t n = acct_key(k, sizeof k, i, ""), vlen;
+    int rc = sg__store_get(s, k, n, buf, sizeof buf, &vlen, NOW);
+    return rc == SG_ENOTFOUND ? SG_OK : rc;
+}
+
+static int case_incr(sg_store *s, uint32_t i) {
+    char k[64];
+    int64_t v;
+    size_t n = acct_key(k, sizeof k, i, ":out");
+    return sg__store_incr(s, k, n, 1, NOW + WINDOW, NOW, &v);
+}
+
+/* One message the way a detector pass touches state, call by call. */
+static int case_message(sg_store *s, uint32_t i) {
+    char k[64], c[64];
+    unsigned char buf[PROFILE];
+    size_t n = acct_key(k, sizeof k, i, ""), vlen;
+    int64_t v;
+    int rc = sg__store_begin(s);
+    if (!rc) rc = sg__store_get(s, k, n, buf, sizeof buf, &vlen, NOW);
+    if (rc == SG_ENOTFOUND) rc = SG_OK;
+    static const char *ctr[3] = {":out", ":strangers", ":urls"};
+    for (int j = 0; j < 3 && !rc; j++) {
+        size_t cn = acct_key(c, sizeof c, i, ctr[j]);
+        rc = sg__store_incr(s, c, cn, 1, NOW + WINDOW, NOW, &v);
+    }
+    if (!rc) rc = sg__store_put(s, k, n, profile, sizeof profile, 0, NOW);
+    int crc = sg__store_commit(s);
+    return rc ? rc : crc;
+}
+
+/* The ops of message i appended to ops[] (5 ops); keys live in kb. */
+static void message_ops(sg_store_op *ops, char (*kb)[64], uint32_t i,
+                        unsigned char *buf) {
+    static const char *sfx[4] = {"", ":out", ":strangers", ":urls"};
+    for (int j = 0; j < 4; j++) acct_key(kb[j], 64, i, sfx[j]);
+    ops[0] = (sg_store_op){.op = SG_STORE_GET, .key = kb[0],
+                           .klen = strlen(kb[0]), .buf = buf, .cap = PROFILE};
+    for (int j = 1; j < 4; j++)
+        ops[j] = (sg_store_op){.op = SG_STORE_INCR, .key = kb[j],
+                               .klen = strlen(kb[j]), .delta = 1,
+                               .expire_at_ms = NOW + WINDOW};
+    ops[4] = (sg_store_op){.op = SG_STORE_PUT, .key = kb[0],
+                           .klen = strlen(kb[0]), .val = profile,
+                           .vlen = PROFILE};
+}
+
+/* One message as one batch (its reads in one round trip) + commit. */
+static int case_message_batch(sg_store *s, uint32_t i) {
+    sg_store_op ops[5];
+    char kb[4][64];
+    unsigned char buf[PROFILE];
+    message_ops(ops, kb, i, buf);
+    int rc = sg__store_begin(s);
+    if (!rc) rc = sg__store_batch(s, ops, 5, NOW);
+    int crc = sg__store_commit(s);
+    return rc ? rc : crc;
+}
+
+/* 32 messages in one batch and one group: what a daemon that batches its
+ * requests can do.  Counts as 32 calls. */
+#define MB 32
+static int case_32_messages(sg_store *s, uint32_t i) {
+    static sg_store_op ops[MB * 5];
+    static char kb[MB * 4][64];
+    static unsigned char buf[MB][PROFILE];
+    for (int m = 0; m < MB; m++)
+        message_ops(ops + m * 5, kb + m * 4, (i + (uint32_t)m * 7919) % NACCT, buf[m]);
+    int rc = sg__store_begin(s);
+    if (!rc) rc = sg__store_batch(s, ops, MB * 5, NOW);
+    int crc = sg__store_commit(s);
+    return rc ? rc : crc;
+}
+
+/* ------------------------------------------------------------ size */
+
+/* Bytes per key: write NACCT accounts (a 64-byte profile and three
+ * windowed counters each) and divide the growth of stats() by the keys. */
+static void measure_size(sg_store *s, double *per_key, double *per_acct) {
+    uint64_t k0, b0, k1, b1;
+    sg__store_stats(s, &k0, &b0);
+    static unsigned char buf[MB][PROFILE];
+    static sg_store_op ops[MB * 5];
+    static char kb[MB * 4][64];
+    for (uint32_t i = 0; i < NACCT; i += MB) {
+        sg__store_begin(s);
+        for (int m = 0; m < MB; m++)
+            message_ops(ops + m * 5, kb + m * 4, (i + (uint32_t)m) % NACCT, buf[m]);
+        sg__store_batch(s, ops, MB * 5, NOW);
+        sg__store_commit(s);
+    }
+    sg__store_stats(s, &k1, &b1);
+    double dk = (double)(k1 - k0);
+    *per_key = dk > 0 ? (double)(b1 - b0) / dk : 0;
+    *per_acct = (double)(b1 - b0) / NACCT;
+}
+
+/* ------------------------------------------------------------ driver */
+
+static void wipe_redis(const int *idx, int n) {
+    for (int i = 0; i < n; i++)
+        if (idx[i] >= 0) rh_flush(idx[i]);
+}
+
+static void bench_uri(const char *label, const char *uri) {
+    char err[200];
+    sg_store *s = NULL;
+    if (sg__store_open_uri(uri, &s, err, sizeof err)) {
+        printf("%-14s cannot open: %s\n", label, err);
+        return;
+    }
+    memset(profile, 'p', sizeof profile);
+    double put = timed(s, case_put, 1), get = timed(s, case_get, 1),
+           incr = timed(s, case_incr, 1), msg = timed(s, case_message, 1),
+           msgb = timed(s, case_message_batch, 1),
+           msg32 = timed(s, case_32_messages, MB);
+    uint64_t moved, asks, refreshes;
+    sg__store_cluster_counters(s, &moved, &asks, &refreshes);
+    sg__store_free(s);
+    printf("%-14s %10.0f %10.0f %10.0f %10.0f %10.0f %10.0f\n", label, put,
+           get, incr, msg, msgb, msg32);
+    if (refreshes)
+        printf("%-14s (slot map read %llu times, %llu MOVED, %llu ASK)\n", "",
+               (unsigned long long)refreshes, (unsigned long long)moved,
+               (unsigned long long)asks);
+    fflush(stdout);
+}
+
+static void size_uri(const char *label, const char *uri) {
+    char err[200];
+    sg_store *s = NULL;
+    if (sg__store_open_uri(uri, &s, err, sizeof err)) return;
+    double pk, pa;
+    measure_size(s, &pk, &pa);
+    sg__store_free(s);
+    printf("%-14s %10.1f %12.1f\n", label, pk, pa);
+}
+
+static void header(void) {
+    printf("%-14s %10s %10s %10s %10s %10s %10s\n", "backend", "put/s",
+           "get/s", "incr/s", "msg/s", "msg-batch/s", "32msg/s");
+}
+
+int main(int argc, char **argv) {
+    int a = 1;
+    if (a + 1 < argc && !strcmp(argv[a], "-t")) {
+        budget = atof(argv[a + 1]);
+        a += 2;
+    }
+    printf("bench_store: %.1f s per case; msg = 1 get + 3 incr + 1 put in a "
+           "group; 32msg = 32 such messages in one batch and group\n", budget);
+    if (a < argc) {
+        header();
+        for (; a < argc; a++) bench_uri(argv[a], argv[a]);
+        return 0;
+    }
+    char dir[] = "/tmp/sg-bench-lmdb-XXXXXX", uri[600];
+    if (!mkdtemp(dir)) return 1;
+    int one = -1, cl[3] = {-1, -1, -1};
+    bool redis = rh_have_redis() && (one = rh_start(false)) >= 0;
+    bool cluster = redis && rh_start_cluster(cl);
+    char ruri[64], curi[128];
+    if (redis) snprintf(ruri, sizeof ruri, "redis://127.0.0.1:%d", rh_srv[one].port);
+    if (cluster)
+        snprintf(curi, sizeof curi, "redis-cluster://127.0.0.1:%d",
+                 rh_srv[cl[0]].port);
+
+    header();
+    bench_uri("memory", "memory:");
+    snprintf(uri, sizeof uri, "lmdb:%s/a", dir);
+    bench_uri("lmdb", uri);
+    snprintf(uri, sizeof uri, "lmdb:%s/b?sync=always", dir);
+    bench_uri("lmdb-fsync", uri);
+    if (redis) bench_uri("redis", ruri);
+    if (cluster) bench_uri("redis-cluster", curi);
+    if (!redis) printf("(redis-server not installed: Redis rows skipped)\n");
+
+    printf("\nsize after %d accounts x (64-byte profile + 3 windowed counters)\n", NACCT);
+    printf("%-14s %10s %12s\n", "backend", "bytes/key", "bytes/acct");
+    size_uri("memory", "memory:");
+    snprintf(uri, sizeof uri, "lmdb:%s/c", dir);
+    size_uri("lmdb", uri);
+    if (redis) {
+        wipe_redis(&one, 1);
+        size_uri("redis", ruri);
+    }
+    if (cluster) {
+        wipe_redis(cl, 3);
+        size_uri("redis-cluster", curi);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    rh_stop_all();
+    return 0;
+}

@@ -1,0 +1,214 @@
+/*
+ * serve.h -- what the files of `spimguard serve` share: the config table
+ * (serve_config.c), the metrics (serve_metrics.c), the recent-message
+ * cache that reports by id read (serve_recent.c), the HTTP layer
+ * (serve_http.c), the API handlers (serve_api.c) and the daemon's life:
+ * start, signals, reload, drain, stop (serve.c).  API reference and the
+ * report rules: docs/daemon.md.
+ */
+#ifndef SG_CLI_SERVE_H
+#define SG_CLI_SERVE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "query.h"
+#include "spimguard.h"
+
+/* ---------------------------------------------------------------- config */
+
+/** The daemon's configuration.  Each key is defined once, in the table of
+ *  serve_config.c (name, type, bounds, default, reloadable); the config
+ *  file has one `key = value` per line, `#` starts a comment. */
+typedef struct sg_serve_config {
+    char *listen;           /* address to bind; "127.0.0.1" */
+    long port;              /* TCP port, 0 = any free one; 8750 */
+    char *token;            /* bearer token; "" = no auth (loopback only) */
+    char *store;            /* state store URI; "" = memory: or data_dir */
+    char *data_dir;         /* LMDB state + learned model live here; "" */
+    char *model;            /* model file; "" = data_dir/model.bin or the
+                               default model */
+    long threads;           /* HTTP worker threads, 0 = one per core */
+    long max_body_bytes;    /* largest request body; 4 MiB */
+    long max_batch;         /* most messages in one batch; 1000 */
+    long max_text_bytes;    /* longest message text; 64 KiB */
+    double report_burst;    /* reports a reporter may send at once; 20 */
+    double report_per_hour; /* reporter bucket refill, reports/h; 20 */
+    long recent_messages;   /* messages kept for reports by id; 65536 */
+    long recent_bytes;      /* bytes of text they may hold; 32 MiB */
+    long drain_ms;          /* SIGTERM: longest wait for in-flight; 10000 */
+    char *brands_file;      /* protected brand domains; "" = shipped */
+    char *allow_file;       /* extra allow-listed domains; "" */
+    char *blocklist_file;   /* extra blocked domains / URLs; "" */
+} sg_serve_config;
+
+/** Fill *c with the defaults (strings allocated; sg_serve_config_free). */
+int sg_serve_config_defaults(sg_serve_config *c);
+void sg_serve_config_free(sg_serve_config *c);
+
+/** Set one key from its text value, checking type and bounds.
+ *  @return 0, or -1 with a one-line reason in err ("port: 70000 is outside
+ *          0..65535", "unknown key \"prot\""). */
+int sg_serve_config_set(sg_serve_config *c, const char *key,
+                        const char *value, char *err, size_t errlen);
+
+/** Read a config file into c (keys not in the file keep their values).
+ *  @return 0, or -1 with "FILE:LINE: reason" in err. */
+int sg_serve_config_load(sg_serve_config *c, const char *path, char *err,
+                         size_t errlen);
+
+/** True when the key may change on SIGHUP without a restart. */
+bool sg_serve_config_reloadable(const char *key);
+
+/** Copy the reloadable keys of src into dst; names of the other keys
+ *  that differ are written to changed (comma separated) so the daemon can
+ *  say they need a restart.  @return 0, -1 out of memory. */
+int sg_serve_config_apply_reload(sg_serve_config *dst,
+                                 const sg_serve_config *src, char *changed,
+                                 size_t cap);
+
+/** Print the key table (name, default, reloadable, meaning) for --help. */
+void sg_serve_config_help(FILE *f);
+
+/* ---------------------------------------------------------------- metrics */
+
+/* Upper bounds of the latency histogram buckets, seconds (+Inf implied). */
+#define SG_SERVE_HIST_BUCKETS 12
+
+enum { SG_SERVE_SINGLE = 0, SG_SERVE_BATCH = 1 };
+enum { SG_REPORT_ACCEPTED = 0, SG_REPORT_LIMITED = 1, SG_REPORT_REJECTED = 2 };
+
+/** Counters of the daemon, updated lock-free from the worker threads. */
+typedef struct sg_serve_metrics {
+    atomic_uint_fast64_t checks[4];         /* by sg_action */
+    atomic_uint_fast64_t labels[SG_LABEL_COUNT_];
+    atomic_uint_fast64_t account_actions[4];/* by sg_account_action */
+    atomic_uint_fast64_t check_errors;      /* messages answered with an error */
+    atomic_uint_fast64_t batches;
+    atomic_uint_fast64_t reports[2][3];     /* [is_spam][SG_REPORT_*] */
+    atomic_uint_fast64_t learned;           /* reports that taught the model */
+    atomic_uint_fast64_t http[6];           /* responses by class 1xx..5xx */
+    atomic_uint_fast64_t hist[2][SG_SERVE_HIST_BUCKETS + 1];
+    atomic_uint_fast64_t hist_sum_ns[2];
+    atomic_uint_fast64_t reloads, reload_failures;
+} sg_serve_metrics;
+
+/** Count one verdict (action, labels, account action). */
+void sg_serve_metrics_verdict(sg_serve_metrics *m, const sg_verdict *v);
+
+/** Count one request's latency, ns, in histogram kind SG_SERVE_SINGLE or
+ *  SG_SERVE_BATCH. */
+void sg_serve_metrics_latency(sg_serve_metrics *m, int kind, uint64_t ns);
+
+struct sg_serve;
+/** Render every metric in the Prometheus text exposition format (0.0.4)
+ *  into a malloc'd string (caller frees with free()); NULL when out of
+ *  memory.  Takes the engine lock briefly for the model and store sizes. */
+char *sg_serve_metrics_render(struct sg_serve *s);
+
+/* ---------------------------------------------------------------- recent */
+
+/** A checked message kept so a report can name it by id. */
+typedef struct sg_recent_msg {
+    char *id, *from, *to, *text; /* copies, owned by the caller of get */
+    char campaign[SG_CAMPAIGN_ID_LEN]; /* "" = none */
+} sg_recent_msg;
+
+typedef struct sg_recent sg_recent;
+
+/** A bounded cache of the last `max_msgs` checked messages that had an id,
+ *  holding at most `max_bytes` of their strings (the oldest go first).
+ *  Thread-safe (its own mutex).  @return NULL when out of memory. */
+sg_recent *sg_recent_new(size_t max_msgs, size_t max_bytes);
+void sg_recent_free(sg_recent *r);
+
+/** Remember message m (copied) with its verdict's campaign (may be NULL).
+ *  A message without an id is not kept.  Out of memory drops it quietly. */
+void sg_recent_put(sg_recent *r, const sg_message *m, const char *campaign);
+
+/** Look up id; on success *out gets copies the caller releases with
+ *  sg_recent_msg_clear.  @return true when found. */
+bool sg_recent_get(sg_recent *r, const char *id, sg_recent_msg *out);
+void sg_recent_msg_clear(sg_recent_msg *m);
+
+/** Messages and bytes held now. */
+void sg_recent_size(sg_recent *r, size_t *msgs, size_t *bytes);
+
+/* ---------------------------------------------------------------- daemon */
+
+/** The daemon: one engine behind one lock, the HTTP server, counters. */
+typedef struct sg_serve {
+    sg_serve_config cfg;        /* live config; reloadable keys guarded by
+                                   cfg_lock */
+    pthread_rwlock_t cfg_lock;
+    sg_engine *eng;             /* every call on it holds eng_lock */
+    pthread_mutex_t eng_lock;
+    bool model_dirty;           /* reports changed the model (eng_lock) */
+    char model_out[4096];       /* where to save it at exit, "" = nowhere */
+    sg_serve_metrics metrics;
+    sg_recent *recent;
+    struct MHD_Daemon *mhd;
+    atomic_int inflight;        /* requests being handled */
+    atomic_bool draining;       /* SIGTERM seen: refuse new requests */
+    int64_t started_ms;         /* wall clock at start */
+    unsigned threads;           /* worker threads in use */
+    struct {                    /* campaigns noted lately (eng_lock) */
+        char id[SG_CAMPAIGN_ID_LEN];
+        int64_t at_ms;
+    } noted[64];
+} sg_serve;
+
+/** Wall clock, Unix ms. */
+int64_t sg_serve_wall_ms(void);
+/** Monotonic clock, ns. */
+uint64_t sg_serve_mono_ns(void);
+/** The time used for state queries and reports: the engine's clock (the
+ *  latest message time) when it has one, else the wall clock.  Call with
+ *  eng_lock held. */
+int64_t sg_serve_now_ms(sg_serve *s);
+
+/** Log one line to stderr: "2024-05-01T10:00:00Z spimguard serve: ...". */
+void sg_serve_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** Start the HTTP server on the configured address (serve_http.c).
+ *  @return 0, or -1 after logging why. */
+int sg_serve_http_start(sg_serve *s);
+/** Stop accepting connections (the listening socket is closed). */
+void sg_serve_http_quiesce(sg_serve *s);
+/** Close every connection and join the worker threads. */
+void sg_serve_http_stop(sg_serve *s);
+/** The port actually bound (useful with port 0). */
+unsigned sg_serve_http_port(sg_serve *s);
+
+/** An API response: status and a malloc'd body (JSON, or text for
+ *  /metrics); the HTTP layer sends and frees it. */
+typedef struct sg_serve_resp {
+    unsigned status;
+    char *body;
+    size_t len;
+    const char *content_type;   /* static; NULL = application/json */
+    const char *allow;          /* static Allow header for 405, or NULL */
+} sg_serve_resp;
+
+/** Fill r with {"error": msg} and status (msg is JSON-escaped). */
+void sg_serve_error(sg_serve_resp *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Route one authenticated request to its handler (serve_api.c).
+ *  `path` is the URL path (already percent-decoded), body/len the request
+ *  body (may be empty). */
+void sg_serve_api(sg_serve *s, const char *method, const char *path,
+                  const char *body, size_t len, sg_serve_resp *r);
+
+/** Run the daemon until SIGTERM/SIGINT (serve.c).  cfg is taken over.
+ *  config_path and overrides (key=value strings from the command line) are
+ *  kept for SIGHUP reloads.  @return an exit code (EXIT_OK after a clean
+ *  stop, EXIT_FATAL when it cannot start). */
+int sg_serve_run(sg_serve_config *cfg, const char *config_path,
+                 char **overrides, int noverrides);
+
+#endif /* SG_CLI_SERVE_H */

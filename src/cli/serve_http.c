@@ -1,0 +1,254 @@
+/*
+ * serve_http.c -- the HTTP layer of `spimguard serve` (libmicrohttpd, a
+ * thread pool with epoll): binds the configured address, collects request
+ * bodies up to max_body_bytes, checks the bearer token (all but /healthz),
+ * refuses new requests while draining, hands the rest to sg_serve_api and
+ * sends its JSON answer.  It never calls the engine itself.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "serve.h"
+
+/* Per-request state, kept in MHD's *con_cls from the first call on. */
+typedef struct req {
+    char *body;
+    size_t len, cap;
+    size_t limit;       /* max_body_bytes when the request started */
+    bool too_big;
+    uint64_t t0_ns;
+} req;
+
+static void json_escape_into(char *dst, size_t cap, const char *s) {
+    size_t o = 0;
+    for (; *s && o + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') { dst[o++] = '\\'; dst[o++] = (char)c; }
+        else if (c < 0x20) o += snprintf(dst + o, cap - o, "\\u%04x", c);
+        else dst[o++] = (char)c;
+    }
+    dst[o] = '\0';
+}
+
+void sg_serve_error(sg_serve_resp *r, unsigned status, const char *fmt, ...) {
+    char msg[512], esc[1100];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_escape_into(esc, sizeof esc, msg);
+    free(r->body);
+    r->status = status;
+    r->content_type = NULL;
+    if (asprintf(&r->body, "{\"error\":\"%s\"}", esc) < 0) r->body = NULL;
+    r->len = r->body ? strlen(r->body) : 0;
+}
+
+static enum MHD_Result send_resp(sg_serve *s, struct MHD_Connection *c,
+                                 sg_serve_resp *r) {
+    if (!r->body) {
+        r->status = 500;
+        r->body = strdup("{\"error\":\"out of memory\"}");
+        r->len = r->body ? strlen(r->body) : 0;
+        r->content_type = NULL;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->len, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_FREE);
+    if (!resp) { free(r->body); return MHD_NO; }
+    MHD_add_response_header(resp, "Content-Type",
+                            r->content_type ? r->content_type : "application/json");
+    if (r->allow) MHD_add_response_header(resp, "Allow", r->allow);
+    if (r->status == 401)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"spimguard\"");
+    if (atomic_load(&s->draining))
+        MHD_add_response_header(resp, "Connection", "close");
+    unsigned cls = r->status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add_explicit(&s->metrics.http[cls], 1, memory_order_relaxed);
+    enum MHD_Result ok = MHD_queue_response(c, r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* Constant-time comparison of the Authorization header with the token. */
+static bool authorized(sg_serve *s, struct MHD_Connection *c) {
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    pthread_rwlock_rdlock(&s->cfg_lock);
+    const char *tok = s->cfg.token;
+    bool ok = !*tok;
+    if (!ok && h && !strncasecmp(h, "Bearer ", 7)) {
+        h += 7;
+        while (*h == ' ') h++;
+        size_t n = strlen(tok);
+        ok = strlen(h) == n && sodium_memcmp(h, tok, n) == 0;
+    }
+    pthread_rwlock_unlock(&s->cfg_lock);
+    return ok;
+}
+
+/* First call of a request: allocate its state; refuse a declared body over
+ * the limit at once. */
+static req *req_start(sg_serve *s, struct MHD_Connection *c) {
+    req *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->t0_ns = sg_serve_mono_ns();
+    pthread_rwlock_rdlock(&s->cfg_lock);
+    q->limit = (size_t)s->cfg.max_body_bytes;
+    pthread_rwlock_unlock(&s->cfg_lock);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > q->limit) q->too_big = true;
+    atomic_fetch_add(&s->inflight, 1);
+    return q;
+}
+
+static void req_append(req *q, const char *data, size_t n) {
+    if (q->too_big) return;
+    if (q->len + n > q->limit) {
+        q->too_big = true;
+        free(q->body);
+        q->body = NULL;
+        q->len = q->cap = 0;
+        return;
+    }
+    if (q->len + n + 1 > q->cap) {
+        size_t cap = q->cap ? q->cap : 4096;
+        while (cap < q->len + n + 1) cap *= 2;
+        char *p = realloc(q->body, cap);
+        if (!p) { q->too_big = true; return; }
+        q->body = p;
+        q->cap = cap;
+    }
+    memcpy(q->body + q->len, data, n);
+    q->len += n;
+    q->body[q->len] = '\0';
+}
+
+static bool is_check(const char *method, const char *url) {
+    return !strcmp(method, "POST") && !strcmp(url, "/v1/check");
+}
+
+static void dispatch(sg_serve *s, struct MHD_Connection *c, const char *url,
+                     const char *method, req *q, sg_serve_resp *r) {
+    bool health = !strcmp(url, "/healthz");
+    if (atomic_load(&s->draining) && !health)
+        sg_serve_error(r, 503, "shutting down");
+    else if (!health && !authorized(s, c))
+        sg_serve_error(r, 401, "missing or wrong bearer token");
+    else if (q->too_big)
+        sg_serve_error(r, 413, "request body larger than %zu bytes", q->limit);
+    else
+        sg_serve_api(s, method, url, q->body ? q->body : "", q->len, r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *data,
+                                  size_t *data_size, void **con_cls) {
+    sg_serve *s = cls;
+    req *q = *con_cls;
+    if (!q) {
+        if (!(q = req_start(s, c))) return MHD_NO;
+        *con_cls = q;
+        if (!q->too_big) return MHD_YES;
+    }
+    if (*data_size) {
+        req_append(q, data, *data_size);
+        *data_size = 0;
+        if (!q->too_big) return MHD_YES;
+    }
+    sg_serve_resp r = {0};
+    dispatch(s, c, url, method, q, &r);
+    if (is_check(method, url) && r.status == 200)
+        sg_serve_metrics_latency(&s->metrics,
+                                 q->len && q->body[strspn(q->body, " \t\r\n")] == '['
+                                     ? SG_SERVE_BATCH : SG_SERVE_SINGLE,
+                                 sg_serve_mono_ns() - q->t0_ns);
+    return send_resp(s, c, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    sg_serve *s = cls;
+    req *q = *con_cls;
+    if (!q) return;
+    free(q->body);
+    free(q);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    sg_serve_log("http: %s", line);
+}
+
+/* Parse listen/port into a socket address; *v6 set for IPv6. */
+static int bind_addr(const sg_serve *s, struct sockaddr_storage *ss, bool *v6) {
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    const char *host = s->cfg.listen;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)s->cfg.port);
+        *v6 = false;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)s->cfg.port);
+        *v6 = true;
+        return 0;
+    }
+    sg_serve_log("listen: \"%s\" is not an IPv4 or IPv6 address", host);
+    return -1;
+}
+
+int sg_serve_http_start(sg_serve *s) {
+    struct sockaddr_storage ss;
+    bool v6;
+    if (bind_addr(s, &ss, &v6)) return -1;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    s->mhd = MHD_start_daemon(
+        flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, s->threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_END);
+    if (!s->mhd) {
+        sg_serve_log("cannot listen on %s port %ld (in use, or not an address of "
+                     "this host)", s->cfg.listen, s->cfg.port);
+        return -1;
+    }
+    return 0;
+}
+
+unsigned sg_serve_http_port(sg_serve *s) {
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : 0;
+}
+
+void sg_serve_http_quiesce(sg_serve *s) {
+    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+void sg_serve_http_stop(sg_serve *s) {
+    if (s->mhd) MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+}

@@ -1,0 +1,317 @@
+/*
+ * bulk.c -- the bulk detector (row sg__detector_bulk) and the per-message
+ * behaviour record it shares with sender.c.  For each message: fingerprint
+ * (fingerprint.c) -> cluster id through LSH band keys in the store ->
+ * distinct senders and recipients of the cluster in a time window, like
+ * DCC's counts (Distributed Checksum Clearinghouses, Rhyolite) -> campaign
+ * (campaign.c).  Owns the behaviour config.  A message in a bulk cluster
+ * gets the `bulk` label with a small weight: bulk alone is not spim.
+ */
+#include "behavior.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+typedef struct bulk_state {
+    sg_behav_config cfg;
+    sg_behav_msg rec;   /* the current message's record */
+} bulk_state;
+
+/* Distinct senders / recipients of one cluster in the current and the
+ * previous window: 128-bit linear-counting bitmaps.  80 bytes per cluster,
+ * key "fpw:<cluster hex>", expiring two windows after its start. */
+typedef struct bulk_win {
+    int64_t start;      /* start of the current window, ms */
+    uint32_t msgs[2];   /* [0] current window, [1] previous */
+    uint64_t snd[2][2];
+    uint64_t rcp[2][2];
+} bulk_win;
+
+void sg__behav_config_default(sg_behav_config *c) {
+    const int64_t min = 60 * 1000, hour = 60 * min, day = 24 * hour;
+    *c = (sg_behav_config){
+        .fp_ttl_ms = day,
+        .bulk_window_ms = hour,
+        .bulk_senders = 3,
+        .bulk_recipients = 20,
+        .bulk_weight = 0.5,
+        .camp_ttl_ms = 7 * day,
+        .receipt_ttl_ms = 3 * day,
+        .camp_min_senders = 2,
+        .camp_min_recipients = 3,
+        .young_domain_ms = 3 * day,
+        .domain_memory_ms = 30 * day,
+        .profile_ttl_ms = 90 * day,
+        .profile_min_msgs = 10,
+        .profile_min_age_ms = 2 * day,
+        .rare_share = 0.03,
+        .burst_gap_ms = 30 * min,
+        .fanout_window_ms = hour,
+        .rate_per_min = 20,
+        .rate_burst = 60,
+        .w_new_client = 1.0,
+        .w_new_network = 0.5,
+        .w_url_never = 1.0,
+        .w_odd_hour = 0.5,
+        .w_other_script = 1.0,
+        .w_odd_length = 0.25,
+        .w_bad_url = 1.5,
+        .w_no_profile = 0.5,
+        .w_infected = 1.0,
+        .w_confirmed = 1.0,
+        .lock_fanout = 3,
+        .lock_points = 2.5,
+        .worm_points = 2.5,
+        .compromised_weight = 6.0,
+        .new_account_ms = 2 * day,
+        .spim_throttle_fanout = 5,
+        .spim_suspend_fanout = 15,
+        .stranger_share = 0.5,
+        .spim_weight = 2.0,
+    };
+}
+
+/* ------------------------------------------------------------ helpers */
+
+size_t sg__behav_key(char *buf, const char *prefix, const char *id,
+                     const char *suffix) {
+    size_t pl = strlen(prefix), il = strlen(id), sl = strlen(suffix);
+    char hashed[18];
+    if (il > SG_BEHAV_MAX_ID) {
+        hashed[0] = '#';
+        sg__behav_hex64(XXH3_64bits(id, il), hashed + 1);
+        id = hashed;
+        il = 17;
+    }
+    if (sl > 64) sl = 64;
+    size_t n = 0;
+    memcpy(buf + n, prefix, pl), n += pl;
+    buf[n++] = '{';
+    memcpy(buf + n, id, il), n += il;
+    buf[n++] = '}';
+    memcpy(buf + n, suffix, sl), n += sl;
+    buf[n] = '\0';
+    return n;
+}
+
+uint64_t sg__behav_id_hash(const char *id) {
+    return XXH3_64bits(id, strlen(id));
+}
+
+uint32_t sg__behav_lincount(const uint64_t *bits, unsigned nbits) {
+    unsigned ones = 0;
+    for (unsigned i = 0; i < nbits / 64; i++)
+        ones += (unsigned)__builtin_popcountll(bits[i]);
+    double m = nbits, zeros = nbits - ones;
+    double n = zeros > 0 ? -m * log(zeros / m) : m * log(m);
+    return (uint32_t)(n + 0.5);
+}
+
+bool sg__behav_domain_eligible(const sg_url *u) {
+    return u->registrable && u->registrable[0] &&
+           !(u->flags & (SG_URL_IP | SG_URL_SHORTENER));
+}
+
+static int store_err(int rc) {
+    return rc == SG_ENOMEM ? SG_ENOMEM : SG_ESTORE;
+}
+
+/* ------------------------------------------------------------ clusters */
+
+/* Cluster id of a fingerprint: the id any of its bands already points to
+ * (first in band order), else its first band key; then every band points
+ * to it for fp_ttl_ms more.  Variants thus join the cluster of the first
+ * message they resemble, and the id never changes while the cluster lives. */
+static int assign_cluster(sg_store *st, const sg_behav_config *cfg,
+                          const sg_fingerprint *fp, int64_t now,
+                          uint64_t *cluster) {
+    char key[4 + 17];
+    uint64_t id = 0, v;
+    size_t vlen;
+    memcpy(key, "fpb:", 4);
+    for (int b = 0; b < SG_FP_BANDS && !id; b++) {
+        sg__behav_hex64(fp->band[b], key + 4);
+        int rc = sg__store_get(st, key, 20, &v, sizeof v, &vlen, now);
+        if (rc == SG_OK && vlen == sizeof v) id = v;
+        else if (rc != SG_OK && rc != SG_ENOTFOUND) return store_err(rc);
+    }
+    if (!id) id = fp->band[0];
+    for (int b = 0; b < SG_FP_BANDS; b++) {
+        sg__behav_hex64(fp->band[b], key + 4);
+        int rc = sg__store_put(st, key, 20, &id, sizeof id,
+                               now + cfg->fp_ttl_ms, now);
+        if (rc) return store_err(rc);
+    }
+    *cluster = id;
+    return SG_OK;
+}
+
+static void set_bit(uint64_t *bits, uint64_t h) {
+    bits[(h >> 6) & 1] |= 1ull << (h & 63);
+}
+
+/* Slide the window record to the window that holds now. */
+static void slide(bulk_win *w, int64_t now, int64_t len) {
+    int64_t start = now - now % len;
+    if (start <= w->start) return; /* same window, or an older message */
+    if (start - w->start == len) {
+        w->msgs[1] = w->msgs[0];
+        memcpy(w->snd[1], w->snd[0], sizeof w->snd[0]);
+        memcpy(w->rcp[1], w->rcp[0], sizeof w->rcp[0]);
+    } else {
+        w->msgs[1] = 0;
+        memset(w->snd[1], 0, sizeof w->snd[1]);
+        memset(w->rcp[1], 0, sizeof w->rcp[1]);
+    }
+    w->msgs[0] = 0;
+    memset(w->snd[0], 0, sizeof w->snd[0]);
+    memset(w->rcp[0], 0, sizeof w->rcp[0]);
+    w->start = start;
+}
+
+/* Distinct senders and recipients of a group of messages (a text cluster,
+ * or all links to one landing domain) in its window, this message counted. */
+typedef struct bulk_count {
+    uint32_t senders, recipients, msgs;
+} bulk_count;
+
+static int count_window(sg_store *st, const sg_behav_config *cfg, uint64_t id,
+                        const sg_behav_msg *rec, int64_t now, bulk_count *out) {
+    char key[4 + 17];
+    memcpy(key, "fpw:", 4);
+    sg__behav_hex64(id, key + 4);
+    bulk_win w;
+    size_t vlen = 0;
+    int rc = sg__store_get(st, key, 20, &w, sizeof w, &vlen, now);
+    if (rc == SG_ENOTFOUND || (rc == SG_OK && vlen != sizeof w))
+        memset(&w, 0, sizeof w);
+    else if (rc) return store_err(rc);
+    int64_t len = cfg->bulk_window_ms > 0 ? cfg->bulk_window_ms : 1;
+    slide(&w, now, len);
+    w.msgs[0]++;
+    set_bit(w.snd[0], rec->from_hash);
+    set_bit(w.rcp[0], rec->to_hash);
+    uint64_t snd[2] = {w.snd[0][0] | w.snd[1][0], w.snd[0][1] | w.snd[1][1]};
+    uint64_t rcp[2] = {w.rcp[0][0] | w.rcp[1][0], w.rcp[0][1] | w.rcp[1][1]};
+    out->senders = sg__behav_lincount(snd, 128);
+    out->recipients = sg__behav_lincount(rcp, 128);
+    out->msgs = w.msgs[0] + w.msgs[1];
+    rc = sg__store_put(st, key, 20, &w, sizeof w, w.start + 2 * len, now);
+    return rc ? store_err(rc) : SG_OK;
+}
+
+/* ------------------------------------------------------------ record */
+
+static int find_slot(void) {
+    for (size_t i = 0; i < sg__ndetectors; i++)
+        if (sg__detectors[i] == &sg__detector_bulk) return (int)i;
+    return -1;
+}
+
+sg_behav_config *sg__behav_config(sg_engine *eng) {
+    int slot = find_slot();
+    if (!eng || slot < 0 || !eng->det_state[slot]) return NULL;
+    return &((bulk_state *)eng->det_state[slot])->cfg;
+}
+
+static void campaign_input(sg_ctx *c, const sg_behav_msg *rec,
+                           sg_campaign_msg *m) {
+    memset(m, 0, sizeof *m);
+    m->from = c->msg->from;
+    m->to = c->msg->to;
+    m->cluster = rec->cluster;
+    m->has_url = rec->has_url;
+    m->bulk_senders = rec->senders;
+    m->bulk_recipients = rec->recipients;
+    m->domain_group = rec->domain_group;
+    m->now_ms = c->now_ms;
+    const sg_urlset *u = sg__ctx_urls(c);
+    for (size_t i = 0; i < u->n && m->ndomains < 4; i++) {
+        if (!sg__behav_domain_eligible(&u->v[i])) continue;
+        size_t j = 0;
+        while (j < m->ndomains && strcmp(m->domains[j], u->v[i].registrable))
+            j++;
+        if (j < m->ndomains) continue;
+        m->urls[m->ndomains] = u->v[i].url;
+        m->domains[m->ndomains++] = u->v[i].registrable;
+    }
+}
+
+static int build_record(bulk_state *bs, sg_ctx *c) {
+    sg_behav_msg *rec = &bs->rec;
+    sg_store *st = c->eng->store;
+    memset(rec, 0, sizeof *rec);
+    rec->from_hash = sg__behav_id_hash(c->msg->from);
+    rec->to_hash = sg__behav_id_hash(c->msg->to);
+    const sg_urlset *urls = sg__ctx_urls(c);
+    rec->has_url = urls->n > 0;
+    int rc = sg__fingerprint(c->norm.text, c->norm.len, &rec->fp);
+    if (!rc && rec->fp.valid)
+        rc = assign_cluster(st, &bs->cfg, &rec->fp, c->now_ms, &rec->cluster);
+    bulk_count n = {0};
+    if (!rc && rec->cluster)
+        rc = count_window(st, &bs->cfg, rec->cluster, rec, c->now_ms, &n);
+    rec->senders = n.senders, rec->recipients = n.recipients, rec->msgs = n.msgs;
+    sg_campaign_msg m;
+    campaign_input(c, rec, &m);
+    if (!rc && m.ndomains) {
+        uint64_t d = XXH3_64bits_withSeed(m.domains[0], strlen(m.domains[0]),
+                                          0x646f6d); /* "dom" */
+        rec->domain_hash = (uint32_t)d;
+        rc = count_window(st, &bs->cfg, d ? d : 1, rec, c->now_ms, &n);
+        rec->domain_group = (sg_group_count){d ? d : 1, n.senders, n.recipients};
+        m.domain_group = rec->domain_group;
+    }
+    if (!rc && (rec->cluster || m.ndomains))
+        rc = sg__campaign_observe(st, &bs->cfg, &m, &rec->camp);
+    if (!rc && rec->camp.id[0]) rc = sg__ctx_set_campaign(c, rec->camp.id);
+    return rc;
+}
+
+const sg_behav_msg *sg__behav_msg(sg_ctx *c, int *err) {
+    *err = SG_OK;
+    int slot = find_slot();
+    if (slot < 0 || !c->eng->det_state[slot]) return NULL;
+    bulk_state *bs = c->eng->det_state[slot];
+    if (c->stage[slot] == &bs->rec) return &bs->rec;
+    if ((*err = build_record(bs, c))) return NULL;
+    c->stage[slot] = &bs->rec;
+    return &bs->rec;
+}
+
+/* ------------------------------------------------------------ detector */
+
+static int bulk_init(sg_engine *eng, void **state) {
+    bulk_state *bs = sg__calloc(1, sizeof *bs);
+    if (!bs) return SG_ENOMEM;
+    sg__behav_config_default(&bs->cfg);
+    *state = bs;
+    return SG_OK;
+}
+
+static int bulk_check(void *state, sg_ctx *c) {
+    bulk_state *bs = state;
+    int rc;
+    const sg_behav_msg *rec = sg__behav_msg(c, &rc);
+    if (!rec) return rc;
+    if (!rec->cluster) return SG_OK;
+    if (rec->senders < bs->cfg.bulk_senders &&
+        rec->recipients < bs->cfg.bulk_recipients)
+        return SG_OK;
+    return sg__ctx_signal(c, "BULK", bs->cfg.bulk_weight, SG_LABEL_BULK,
+                          "near-duplicate text sent by ~%u senders to ~%u "
+                          "recipients in the last 1-2 h",
+                          rec->senders, rec->recipients);
+}
+
+static void bulk_free(void *state) { sg__free(state); }
+
+const sg_detector sg__detector_bulk = {
+    .name = "bulk",
+    .init = bulk_init,
+    .check = bulk_check,
+    .learn = NULL,
+    .free = bulk_free,
+};

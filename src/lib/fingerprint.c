@@ -1,0 +1,231 @@
+/*
+ * fingerprint.c -- near-duplicate fingerprints of message text, so that the
+ * variants of one lure ("hey Ann, is this you? http://x/1" / "hey Bob, is
+ * this you?? http://x/2") get the same LSH band keys and unrelated chat
+ * does not.  Canonical text (URLs, @names and numbers as placeholders,
+ * punctuation dropped) -> 5-code-point shingles (xxHash3) -> MinHash with
+ * 32 multiply-shift hash functions -> 8 bands of 4 rows.  Pure functions:
+ * no store, no state.  bulk.c turns band keys into cluster ids.
+ */
+#include "behavior.h"
+
+#include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
+#include <xxhash.h>
+
+/* Odd 64-bit multipliers of the MinHash functions h_i(x) = (a_i * x) >> 32
+ * (multiply-shift, Dietzfelbinger et al. 1997), drawn once from splitmix64
+ * seeded with "SGFIPRNT". */
+static const uint64_t minhash_mul[SG_FP_HASHES] = {
+    0xd023b1fc58f57033ull, 0xbcd6819ae2044041ull, 0x7b1c147d9d0fa7a1ull,
+    0x0bae251e2888e60bull, 0x511d863454d440ffull, 0x0ab4762f15a14449ull,
+    0x4a43fd3bf864f0c5ull, 0x75a48a05156f7da7ull, 0x4f052f88dd8df92dull,
+    0xe563c36a047ec83full, 0xe877fc2bbc4d6efdull, 0xaa57ff70bfcbf033ull,
+    0xd39a02e28e859d1full, 0x7b40c434828e2bf3ull, 0xcd783e1d9ed608f7ull,
+    0xe694dae9c9e4db57ull, 0xf30dc77b40060031ull, 0x0a9f3a28aa4f08e5ull,
+    0x0afb6b9cfa2da507ull, 0xd33dbab0a59e3633ull, 0x3677ca5509840a6dull,
+    0xc51ab383093d1555ull, 0x49cf53f8541d0adfull, 0xc774101c6a6adc5bull,
+    0x7410ab6d5a75e863ull, 0x7d4c6547c0f2b847ull, 0x1b0dcb67fd7b1b5dull,
+    0x01bee770dc12e701ull, 0xff4aa42d3f60fe27ull, 0xff7c59838445df87ull,
+    0x27b5e55bb4406c1full, 0xfa53667a4854e5e7ull,
+};
+
+/* ------------------------------------------------------------ canonical */
+
+typedef struct canon {
+    char *p;
+    size_t len, cap;
+} canon;
+
+static bool put_bytes(canon *o, const char *s, size_t n) {
+    if (o->len + n > o->cap) return false;
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    return true;
+}
+
+static bool is_space(unsigned char ch) {
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' ||
+           ch == '\v';
+}
+
+static bool is_edge_punct(unsigned char ch) {
+    return ch && strchr(".,;:!?()[]{}<>'\"*", ch) != NULL;
+}
+
+static bool has(const char *t, size_t n, const char *needle) {
+    size_t m = strlen(needle);
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(t + i, needle, m) == 0) return true;
+    return false;
+}
+
+/* Host part (up to / ? # or :) looks like name.tld: a dot, and a last
+ * label of two or more letters (ASCII or non-ASCII bytes). */
+static bool host_like(const char *t, size_t n) {
+    size_t h = 0;
+    while (h < n && !strchr("/?#:", t[h])) h++;
+    size_t dot = h;
+    while (dot > 0 && t[dot - 1] != '.') dot--;
+    if (dot < 2 || h - dot < 2) return false; /* "x.", ".com", "e.g" */
+    for (size_t i = dot; i < h; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (!(ch >= 0x80 || (ch >= 'a' && ch <= 'z'))) return false;
+    }
+    return t[dot - 2] != '.';
+}
+
+/* URL-like token: a scheme, www., the obfuscations hxxp / [.] / (.), an
+ * e-mail address, or a bare name.tld[/path]. */
+static bool token_is_url(const char *t, size_t n) {
+    while (n && is_edge_punct((unsigned char)*t)) t++, n--;
+    while (n && is_edge_punct((unsigned char)t[n - 1])) n--;
+    if (n < 4) return false;
+    if (has(t, n, "://") || has(t, n, "[.]") || has(t, n, "(.)") ||
+        has(t, n, "[dot]"))
+        return true;
+    if (!memcmp(t, "www.", 4) || !memcmp(t, "hxxp", 4)) return true;
+    const char *at = memchr(t, '@', n);
+    if (at && at != t) return host_like(at + 1, n - (size_t)(at + 1 - t));
+    return host_like(t, n);
+}
+
+static bool is_word_cp(UChar32 c) {
+    if (u_isalnum(c)) return true;
+    int8_t t = u_charType(c);
+    return t == U_NON_SPACING_MARK || t == U_COMBINING_SPACING_MARK;
+}
+
+/* Letters and marks kept, each digit run (with inner . , :) -> "#". */
+static void put_word(canon *o, const char *t, size_t n) {
+    int32_t i = 0, len = (int32_t)n;
+    while (i < len) {
+        int32_t start = i;
+        UChar32 c;
+        U8_NEXT(t, i, len, c);
+        if (c < 0) continue;
+        if (u_isdigit(c)) {
+            while (i < len) {
+                int32_t j = i;
+                UChar32 d;
+                U8_NEXT(t, j, len, d);
+                bool sep = d == '.' || d == ',' || d == ':';
+                if (sep && j < len) {
+                    int32_t k = j;
+                    UChar32 e;
+                    U8_NEXT(t, k, len, e);
+                    if (!u_isdigit(e)) break;
+                } else if (!u_isdigit(d)) {
+                    break;
+                }
+                i = j;
+            }
+            put_bytes(o, "#", 1);
+        } else if (is_word_cp(c)) {
+            put_bytes(o, t + start, (size_t)(i - start));
+        }
+    }
+}
+
+static void put_token(canon *o, const char *t, size_t n) {
+    size_t before = o->len;
+    if (o->len && !put_bytes(o, " ", 1)) return;
+    size_t mark = o->len;
+    if (t[0] == '@' && n > 1)
+        put_bytes(o, "@", 1);
+    else if (token_is_url(t, n))
+        put_bytes(o, "U", 1);
+    else
+        put_word(o, t, n);
+    if (o->len == mark) o->len = before; /* nothing kept: no extra space */
+}
+
+/* Canonical text into o (bounded by o->cap). */
+static void make_canon(const char *text, size_t len, canon *o) {
+    size_t i = 0;
+    while (i < len && o->len + 1 < o->cap) {
+        while (i < len && is_space((unsigned char)text[i])) i++;
+        size_t s = i;
+        while (i < len && !is_space((unsigned char)text[i])) i++;
+        if (i > s) put_token(o, text + s, i - s);
+    }
+}
+
+int sg__fingerprint_canon(const char *text, size_t len, sg_buf *b) {
+    char tmp[SG_FP_MAX_CANON];
+    canon o = {tmp, 0, sizeof tmp};
+    if (text) make_canon(text, len, &o);
+    return sg__buf_append(b, tmp, o.len);
+}
+
+/* ------------------------------------------------------------ MinHash */
+
+static void minhash_update(uint32_t *mins, uint64_t x) {
+    for (int i = 0; i < SG_FP_HASHES; i++) {
+        uint32_t v = (uint32_t)((minhash_mul[i] * x) >> 32);
+        if (v < mins[i]) mins[i] = v;
+    }
+}
+
+/* Lower bound of the number of distinct shingles: bits set in a 256-bit
+ * map of their hashes (linear counting, Whang et al. 1990, uncorrected). */
+static int count_distinct(const uint64_t *bits) {
+    int n = 0;
+    for (int i = 0; i < 4; i++) n += __builtin_popcountll(bits[i]);
+    return n;
+}
+
+static void make_bands(sg_fingerprint *fp) {
+    for (int b = 0; b < SG_FP_BANDS; b++) {
+        uint64_t h = XXH3_64bits_withSeed(&fp->minhash[b * SG_FP_ROWS],
+                                          SG_FP_ROWS * sizeof(uint32_t),
+                                          (uint64_t)b + 1);
+        fp->band[b] = h ? h : 1;
+    }
+}
+
+int sg__fingerprint(const char *text, size_t len, sg_fingerprint *out) {
+    memset(out, 0, sizeof *out);
+    char tmp[SG_FP_MAX_CANON];
+    canon o = {tmp, 0, sizeof tmp};
+    if (text) make_canon(text, len, &o);
+    /* start offsets of the code points of the canonical text */
+    uint16_t cp[SG_FP_MAX_CANON + 1];
+    size_t ncp = 0;
+    for (size_t i = 0; i < o.len; i++)
+        if (((unsigned char)tmp[i] & 0xC0) != 0x80) cp[ncp++] = (uint16_t)i;
+    cp[ncp] = (uint16_t)o.len;
+    if (ncp < SG_FP_SHINGLE + SG_FP_MIN_SHINGLES - 1) return SG_OK;
+    memset(out->minhash, 0xff, sizeof out->minhash);
+    uint64_t seen[4] = {0};
+    for (size_t k = 0; k + SG_FP_SHINGLE <= ncp; k++) {
+        size_t a = cp[k], z = cp[k + SG_FP_SHINGLE];
+        uint64_t x = XXH3_64bits(tmp + a, z - a);
+        minhash_update(out->minhash, x);
+        seen[(x >> 6) & 3] |= 1ull << (x & 63);
+        out->shingles++;
+    }
+    if (count_distinct(seen) < SG_FP_MIN_DISTINCT) {
+        memset(out, 0, sizeof *out);
+        return SG_OK;
+    }
+    make_bands(out);
+    out->valid = true;
+    return SG_OK;
+}
+
+double sg__fingerprint_similarity(const sg_fingerprint *a,
+                                  const sg_fingerprint *b) {
+    if (!a->valid || !b->valid) return 0;
+    int eq = 0;
+    for (int i = 0; i < SG_FP_HASHES; i++) eq += a->minhash[i] == b->minhash[i];
+    return (double)eq / SG_FP_HASHES;
+}
+
+bool sg__fingerprint_match(const sg_fingerprint *a, const sg_fingerprint *b) {
+    if (!a->valid || !b->valid) return false;
+    for (int i = 0; i < SG_FP_BANDS; i++)
+        if (a->band[i] == b->band[i]) return true;
+    return false;
+}

@@ -1,0 +1,1042 @@
+/*
+ * store_redis.c -- the Redis backend of the state store (store.h): state
+ * shared by many daemons through one Redis server, and the part of it that
+ * the Redis Cluster backend (store_cluster.c) reuses.
+ *
+ * Owns the key layout (each key a small hash: v = value or n = counter,
+ * x = expiry in message time), the group overlay (a group's writes are
+ * buffered, its reads see them, and commit sends them in one MULTI/EXEC per
+ * hash slot), batches (all reads of a batch in one pipeline), the command
+ * pipeline shared with the cluster layer, and the single-server link.
+ * Routing by hash slot, redirects and the slot map live in store_cluster.c.
+ */
+#include "store_redis.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <xxhash.h>
+
+#define MAX_KEY_BYTES 4096
+#define MAX_VAL_BYTES (16u << 20)
+#define CONNECT_TIMEOUT_MS 500
+#define COMMAND_TIMEOUT_MS 2000
+
+/* ================================================================ pipeline */
+
+static bool grow_array(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return true;
+    size_t n = *cap ? *cap * 2 : 16;
+    while (n < need) n *= 2;
+    void *q = sg__realloc(*p, n * elem);
+    if (!q) return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+void sg__rpipe_unit_reset(sg_runit *u) {
+    if (u->reply) freeReplyObject(u->reply);
+    u->reply = NULL;
+    u->err = SG_OK;
+}
+
+void sg__rpipe_clear(sg_rpipe *p) {
+    for (size_t i = 0; i < p->nunit; i++) sg__rpipe_unit_reset(&p->unit[i]);
+    for (size_t i = 0; i < p->ncmd; i++) p->cmd[i].reply = NULL;
+    p->bytes.len = 0;
+    p->narg = p->ncmd = p->nunit = 0;
+    p->group = 0;
+    p->err = SG_OK;
+}
+
+void sg__rpipe_free(sg_rpipe *p) {
+    sg__rpipe_clear(p);
+    sg__buf_free(&p->bytes);
+    sg__free(p->arg);
+    sg__free(p->cmd);
+    sg__free(p->unit);
+    sg__free(p->argv);
+    sg__free(p->argvlen);
+    memset(p, 0, sizeof *p);
+}
+
+static sg_runit *new_unit(sg_rpipe *p, int slot, bool atomic) {
+    if (!grow_array((void **)&p->unit, &p->capunit, p->nunit + 1,
+                    sizeof *p->unit)) {
+        p->err = SG_ENOMEM;
+        return NULL;
+    }
+    sg_runit *u = &p->unit[p->nunit++];
+    *u = (sg_runit){.slot = slot, .cmd0 = p->ncmd, .atomic = atomic};
+    return u;
+}
+
+void sg__rpipe_group(sg_rpipe *p, int slot) {
+    if (p->err || p->group) return;
+    if (new_unit(p, slot, true)) p->group = (int)p->nunit;
+}
+
+void sg__rpipe_group_end(sg_rpipe *p) {
+    if (p->err || !p->group) return;
+    sg_runit *u = &p->unit[p->group - 1];
+    if (u->ncmd <= 1) u->atomic = false;
+    if (u->ncmd == 0) p->nunit--;
+    p->group = 0;
+}
+
+void sg__rpipe_start(sg_rpipe *p) {
+    if (p->err) return;
+    if (!grow_array((void **)&p->cmd, &p->capcmd, p->ncmd + 1,
+                    sizeof *p->cmd)) {
+        p->err = SG_ENOMEM;
+        return;
+    }
+    p->cmd[p->ncmd] = (sg_rcmd){.arg0 = p->narg};
+}
+
+void sg__rpipe_arg(sg_rpipe *p, const void *b, size_t n) {
+    if (p->err) return;
+    size_t off = p->bytes.len;
+    if (!grow_array((void **)&p->arg, &p->caparg, p->narg + 1,
+                    sizeof *p->arg) ||
+        sg__buf_append(&p->bytes, b, n)) {
+        p->err = SG_ENOMEM;
+        return;
+    }
+    p->arg[p->narg++] = (sg_rarg){off, n};
+    p->cmd[p->ncmd].argc++;
+}
+
+void sg__rpipe_arg_str(sg_rpipe *p, const char *s) {
+    sg__rpipe_arg(p, s, strlen(s));
+}
+
+void sg__rpipe_arg_i64(sg_rpipe *p, int64_t v) {
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    sg__rpipe_arg(p, tmp, (size_t)n);
+}
+
+size_t sg__rpipe_end(sg_rpipe *p, int slot) {
+    if (p->err) return 0;
+    size_t ci = p->ncmd++;
+    if (p->group) {
+        p->unit[p->group - 1].ncmd++;
+    } else {
+        sg_runit *u = new_unit(p, slot, false);
+        if (u) {
+            u->cmd0 = ci;
+            u->ncmd = 1;
+        }
+    }
+    return ci;
+}
+
+static int append_cmd(sg_rpipe *p, const sg_rcmd *c, redisContext *ctx) {
+    if ((size_t)c->argc > p->capargv) {
+        size_t n = (size_t)c->argc * 2 + 8;
+        const char **a = sg__realloc(p->argv, n * sizeof *a);
+        if (!a) return SG_ENOMEM;
+        p->argv = a;
+        size_t *l = sg__realloc(p->argvlen, n * sizeof *l);
+        if (!l) return SG_ENOMEM;
+        p->argvlen = l;
+        p->capargv = n;
+    }
+    for (int i = 0; i < c->argc; i++) {
+        const sg_rarg *a = &p->arg[c->arg0 + (size_t)i];
+        p->argv[i] = p->bytes.p + a->off;
+        p->argvlen[i] = a->len;
+    }
+    return redisAppendCommandArgv(ctx, c->argc, p->argv, p->argvlen) ==
+                   REDIS_OK
+               ? SG_OK
+               : SG_ENOMEM;
+}
+
+int sg__rpipe_append(sg_rpipe *p, sg_runit *u, redisContext *c, bool asking) {
+    if (asking && redisAppendCommand(c, "ASKING") != REDIS_OK)
+        return SG_ENOMEM;
+    if (u->atomic && redisAppendCommand(c, "MULTI") != REDIS_OK)
+        return SG_ENOMEM;
+    for (size_t i = 0; i < u->ncmd; i++) {
+        int rc = append_cmd(p, &p->cmd[u->cmd0 + i], c);
+        if (rc) return rc;
+    }
+    if (u->atomic && redisAppendCommand(c, "EXEC") != REDIS_OK)
+        return SG_ENOMEM;
+    return SG_OK;
+}
+
+static redisReply *get_reply(redisContext *c) {
+    void *r = NULL;
+    if (redisGetReply(c, &r) != REDIS_OK) return NULL;
+    return r;
+}
+
+/* Read MULTI's reply, the queued replies and EXEC's; keep EXEC's array, or
+ * the first error a queued command got (MOVED, ASK ...) when it aborted. */
+static int read_atomic(sg_rpipe *p, sg_runit *u, redisContext *c) {
+    redisReply *r = get_reply(c), *first_err = NULL;
+    if (!r) return SG_ESTORE;
+    freeReplyObject(r);
+    for (size_t i = 0; i < u->ncmd; i++) {
+        if (!(r = get_reply(c))) goto broken;
+        if (r->type == REDIS_REPLY_ERROR && !first_err) first_err = r;
+        else freeReplyObject(r);
+    }
+    if (!(r = get_reply(c))) goto broken;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == u->ncmd) {
+        if (first_err) freeReplyObject(first_err);
+        u->reply = r;
+        for (size_t i = 0; i < u->ncmd; i++)
+            p->cmd[u->cmd0 + i].reply = r->element[i];
+        return SG_OK;
+    }
+    if (first_err) {
+        freeReplyObject(r);
+        r = first_err;
+    }
+    u->reply = r;
+    return SG_OK;
+broken:
+    if (first_err) freeReplyObject(first_err);
+    return SG_ESTORE;
+}
+
+int sg__rpipe_read(sg_rpipe *p, sg_runit *u, redisContext *c, bool asking) {
+    if (asking) {
+        redisReply *r = get_reply(c);
+        if (!r) return SG_ESTORE;
+        freeReplyObject(r);
+    }
+    if (u->atomic) return read_atomic(p, u, c);
+    redisReply *r = get_reply(c);
+    if (!r) return SG_ESTORE;
+    u->reply = r;
+    p->cmd[u->cmd0].reply = r;
+    return SG_OK;
+}
+
+const redisReply *sg__rpipe_unit_error(const sg_runit *u) {
+    return u->reply && u->reply->type == REDIS_REPLY_ERROR ? u->reply : NULL;
+}
+
+/* ================================================================ connect */
+
+int64_t sg__redis_clock_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void ignore_sigpipe_once(void) {
+    static bool done;
+    if (done) return;
+    done = true;
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+        !(old.sa_flags & SA_SIGINFO))
+        signal(SIGPIPE, SIG_IGN);
+}
+
+redisContext *sg__redis_connect(const char *host, int port, char *err,
+                                size_t errlen) {
+    ignore_sigpipe_once();
+    struct timeval ct = {0, CONNECT_TIMEOUT_MS * 1000};
+    struct timeval rt = {COMMAND_TIMEOUT_MS / 1000,
+                         (COMMAND_TIMEOUT_MS % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout(host, port, ct);
+    if (!c || c->err) {
+        snprintf(err, errlen, "redis %s:%d: %s", host, port,
+                 c ? c->errstr : "out of memory");
+        if (c) redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, rt);
+    redisEnableKeepAlive(c);
+    return c;
+}
+
+/* ================================================================ one server */
+
+typedef struct single_link {
+    sg_rlink base;
+    char *host;
+    int port;
+    redisContext *c;
+    int64_t last_fail;  /* clock of the last failed connect, or 0 */
+} single_link;
+
+static bool single_connected(single_link *s, char *err, size_t el) {
+    if (s->c) return true;
+    int64_t now = sg__redis_clock_ms();
+    if (s->last_fail && now - s->last_fail < SG_REDIS_RETRY_MS) {
+        snprintf(err, el, "redis %s:%d: down, next try in %d ms", s->host,
+                 s->port, (int)(SG_REDIS_RETRY_MS - (now - s->last_fail)));
+        return false;
+    }
+    s->c = sg__redis_connect(s->host, s->port, err, el);
+    s->last_fail = s->c ? 0 : now;
+    return s->c != NULL;
+}
+
+static void single_drop(single_link *s, char *err, size_t el) {
+    snprintf(err, el, "redis %s:%d: %s", s->host, s->port,
+             s->c->errstr[0] ? s->c->errstr : "connection lost");
+    redisFree(s->c);
+    s->c = NULL;
+    s->last_fail = sg__redis_clock_ms();
+}
+
+static int single_exec(sg_rlink *lk, sg_rpipe *p, char *err, size_t el) {
+    single_link *s = (single_link *)lk;
+    size_t i = 0;
+    if (!single_connected(s, err, el)) goto failed;
+    for (size_t j = 0; j < p->nunit; j++) {
+        if (sg__rpipe_append(p, &p->unit[j], s->c, false)) {
+            single_drop(s, err, el); /* output buffer half written */
+            goto failed;
+        }
+    }
+    for (; i < p->nunit; i++) {
+        if (sg__rpipe_read(p, &p->unit[i], s->c, false)) {
+            single_drop(s, err, el);
+            goto failed;
+        }
+    }
+    return SG_OK;
+failed:
+    for (; i < p->nunit; i++) p->unit[i].err = SG_ESTORE;
+    return SG_ESTORE;
+}
+
+static int single_slot(sg_rlink *lk, const void *key, size_t klen) {
+    return 0;
+}
+
+/* used_memory from the text INFO memory returns. */
+static uint64_t info_field(const redisReply *r, const char *field) {
+    if (!r || r->type != REDIS_REPLY_STRING) return 0;
+    const char *p = strstr(r->str, field);
+    return p ? strtoull(p + strlen(field), NULL, 10) : 0;
+}
+
+static int single_stats(sg_rlink *lk, uint64_t *keys, uint64_t *bytes) {
+    single_link *s = (single_link *)lk;
+    sg_rpipe p = {0};
+    char err[128];
+    sg__rpipe_start(&p);
+    sg__rpipe_arg_str(&p, "DBSIZE");
+    sg__rpipe_end(&p, -1);
+    sg__rpipe_start(&p);
+    sg__rpipe_arg_str(&p, "INFO");
+    sg__rpipe_arg_str(&p, "memory");
+    sg__rpipe_end(&p, -1);
+    int rc = p.err ? p.err : single_exec(lk, &p, err, sizeof err);
+    if (!rc) {
+        const redisReply *n = p.cmd[0].reply;
+        *keys = n && n->type == REDIS_REPLY_INTEGER ? (uint64_t)n->integer : 0;
+        *bytes = info_field(p.cmd[1].reply, "used_memory:");
+    }
+    sg__rpipe_free(&p);
+    (void)s;
+    return rc;
+}
+
+static void single_free(sg_rlink *lk) {
+    single_link *s = (single_link *)lk;
+    if (s->c) redisFree(s->c);
+    sg__free(s->host);
+    sg__free(s);
+}
+
+/* ================================================================ overlay */
+
+enum { K_ABSENT = 0, K_VALUE, K_COUNTER };
+
+/* One key the open group (or batch) has touched: what this group sees for
+ * it and what its commit must write. */
+typedef struct ovl {
+    uint64_t hash;
+    size_t klen, idx, pos;  /* key bytes; order in list; slot in table */
+    int slot;               /* hash slot (cluster) */
+    uint8_t kind;           /* K_*, valid when known */
+    bool known;             /* state read from Redis or fully written */
+    bool stale;             /* Redis holds an entry expired at now */
+    bool queued, covered;   /* batch pass 1 scratch */
+    bool overwrite;         /* commit rewrites the key whole */
+    bool dirty;             /* commit has something to write */
+    bool exp_set;           /* relative counter: expiry changed */
+    bool base_known;        /* base_* hold what Redis had when read */
+    uint8_t base_kind;
+    int64_t base_exp;
+    int64_t exp, n, delta, now, n_est;
+    size_t incr_cmd;        /* HINCRBY's command index + 1, or 0 */
+    char *val;
+    size_t vlen;
+    unsigned char key[];
+} ovl;
+
+typedef struct rs_store {
+    sg_store base;
+    sg_rlink *link;
+    sg_rpipe pipe;
+    int depth;
+    ovl **tab;              /* open addressing, power of two */
+    size_t tabcap;
+    ovl **list;             /* insertion order */
+    size_t n, cap;
+    char err[256];
+} rs_store;
+
+static bool key_ok(const void *key, size_t klen) {
+    return key != NULL && klen > 0 && klen <= MAX_KEY_BYTES;
+}
+
+static void ovl_clear(rs_store *r) {
+    for (size_t i = 0; i < r->n; i++) {
+        r->tab[r->list[i]->pos] = NULL;
+        sg__free(r->list[i]->val);
+        sg__free(r->list[i]);
+    }
+    r->n = 0;
+}
+
+static bool ovl_rehash(rs_store *r) {
+    size_t cap = r->tabcap ? r->tabcap * 2 : 64;
+    ovl **t = sg__calloc(cap, sizeof *t);
+    if (!t) return false;
+    for (size_t i = 0; i < r->n; i++) {
+        ovl *e = r->list[i];
+        size_t j = e->hash & (cap - 1);
+        while (t[j]) j = (j + 1) & (cap - 1);
+        t[j] = e;
+        e->pos = j;
+    }
+    sg__free(r->tab);
+    r->tab = t;
+    r->tabcap = cap;
+    return true;
+}
+
+/* The overlay entry of key, created (unknown state) when absent; NULL when
+ * out of memory.  Finding an existing entry never allocates. */
+static ovl *ovl_get(rs_store *r, const void *key, size_t klen) {
+    if (!r->tabcap && !ovl_rehash(r)) return NULL;
+    uint64_t h = XXH3_64bits(key, klen);
+    size_t j = h & (r->tabcap - 1);
+    for (ovl *e; (e = r->tab[j]); j = (j + 1) & (r->tabcap - 1))
+        if (e->hash == h && e->klen == klen && !memcmp(e->key, key, klen))
+            return e;
+    if ((r->n + 1) * 2 > r->tabcap) {
+        if (!ovl_rehash(r)) return NULL;
+        j = h & (r->tabcap - 1);
+        while (r->tab[j]) j = (j + 1) & (r->tabcap - 1);
+    }
+    if (!grow_array((void **)&r->list, &r->cap, r->n + 1, sizeof *r->list))
+        return NULL;
+    ovl *e = sg__calloc(1, sizeof *e + klen);
+    if (!e) return NULL;
+    e->hash = h;
+    e->klen = klen;
+    e->idx = r->n;
+    e->pos = j;
+    e->slot = r->link->slot(r->link, key, klen);
+    memcpy(e->key, key, klen);
+    r->tab[j] = e;
+    r->list[r->n++] = e;
+    return e;
+}
+
+static bool ovl_live(const ovl *e, int64_t now) {
+    return e->kind != K_ABSENT && (e->exp == 0 || e->exp > now);
+}
+
+/* ------------------------------------------------------------ decoding */
+
+typedef struct decoded {
+    uint8_t kind;
+    bool stale;
+    int64_t exp, n;
+    const char *val;
+    size_t vlen;
+} decoded;
+
+static bool parse_i64(const redisReply *r, int64_t *out) {
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
+        return true;
+    }
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20)
+        return false;
+    char tmp[24], *end;
+    memcpy(tmp, r->str, r->len);
+    tmp[r->len] = '\0';
+    *out = strtoll(tmp, &end, 10);
+    return *end == '\0';
+}
+
+/* Decode the reply of HMGET key v n x as seen at now. */
+static int decode(rs_store *r, const redisReply *rep, int64_t now, decoded *d) {
+    *d = (decoded){K_ABSENT, false, 0, 0, NULL, 0};
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
+        snprintf(r->err, sizeof r->err, "%s: unexpected reply to HMGET%s%s",
+                 r->link->name, rep && rep->type == REDIS_REPLY_ERROR ? ": " : "",
+                 rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+        return SG_ESTORE;
+    }
+    const redisReply *v = rep->element[0], *n = rep->element[1],
+                     *x = rep->element[2];
+    if (x->type != REDIS_REPLY_NIL && !parse_i64(x, &d->exp)) goto bad;
+    if (d->exp != 0 && d->exp <= now) {
+        d->stale = true;
+        d->exp = 0;
+        return SG_OK;
+    }
+    if (n->type != REDIS_REPLY_NIL) {
+        if (!parse_i64(n, &d->n)) goto bad;
+        d->kind = K_COUNTER;
+    } else if (v->type == REDIS_REPLY_STRING) {
+        d->kind = K_VALUE;
+        d->val = v->str;
+        d->vlen = v->len;
+    } else {
+        d->stale = x->type != REDIS_REPLY_NIL;
+        d->exp = 0;
+    }
+    return SG_OK;
+bad:
+    snprintf(r->err, sizeof r->err, "%s: malformed entry", r->link->name);
+    return SG_ESTORE;
+}
+
+static int copy_out(const decoded *d, void *buf, size_t cap, size_t *vlen) {
+    if (d->kind == K_ABSENT) return SG_ENOTFOUND;
+    const void *src = d->val;
+    size_t n = d->vlen;
+    if (d->kind == K_COUNTER) {
+        src = &d->n;
+        n = sizeof d->n;
+    }
+    if (vlen) *vlen = n;
+    if (buf) memcpy(buf, src, n < cap ? n : cap);
+    return SG_OK;
+}
+
+static void add_hmget(rs_store *r, const void *key, size_t klen, int slot) {
+    sg_rpipe *p = &r->pipe;
+    sg__rpipe_start(p);
+    sg__rpipe_arg_str(p, "HMGET");
+    sg__rpipe_arg(p, key, klen);
+    sg__rpipe_arg_str(p, "v");
+    sg__rpipe_arg_str(p, "n");
+    sg__rpipe_arg_str(p, "x");
+    sg__rpipe_end(p, slot);
+}
+
+static int run_pipe(rs_store *r) {
+    if (r->pipe.err) return r->pipe.err;
+    return r->link->exec(r->link, &r->pipe, r->err, sizeof r->err);
+}
+
+/* Read the state of the n entries es[] from Redis in one pipeline. */
+static int fetch(rs_store *r, ovl **es, size_t n, int64_t now) {
+    sg__rpipe_clear(&r->pipe);
+    for (size_t i = 0; i < n; i++) add_hmget(r, es[i]->key, es[i]->klen, es[i]->slot);
+    int rc = run_pipe(r);
+    for (size_t i = 0; i < n && rc == SG_OK; i++) {
+        decoded d;
+        ovl *e = es[i];
+        if ((rc = decode(r, r->pipe.cmd[i].reply, now, &d))) break;
+        if (d.kind == K_VALUE && !(e->val = sg__malloc(d.vlen ? d.vlen : 1))) {
+            rc = SG_ENOMEM;
+            break;
+        }
+        if (d.kind == K_VALUE) memcpy(e->val, d.val, d.vlen);
+        e->vlen = d.vlen;
+        e->kind = e->base_kind = d.kind;
+        e->base_known = !d.stale;
+        e->base_exp = d.exp;
+        e->stale = d.stale;
+        e->exp = d.exp;
+        e->n = d.n;
+        e->known = true;
+    }
+    sg__rpipe_clear(&r->pipe);
+    return rc;
+}
+
+/* ------------------------------------------------------------ overlay ops */
+
+static int ov_get(const ovl *e, void *buf, size_t cap, size_t *vlen,
+                  int64_t now) {
+    if (!ovl_live(e, now)) return SG_ENOTFOUND;
+    decoded d = {e->kind, false, e->exp, e->n, e->val, e->vlen};
+    return copy_out(&d, buf, cap, vlen);
+}
+
+static int ov_put(ovl *e, const void *val, size_t vlen, int64_t exp,
+                  int64_t now) {
+    char *copy = sg__malloc(vlen ? vlen : 1);
+    if (!copy) return SG_ENOMEM;
+    if (vlen) memcpy(copy, val, vlen);
+    sg__free(e->val);
+    e->val = copy;
+    e->vlen = vlen;
+    e->kind = K_VALUE;
+    e->exp = exp;
+    e->known = e->overwrite = e->dirty = true;
+    e->exp_set = false;
+    e->delta = 0;
+    e->now = now;
+    return SG_OK;
+}
+
+static void ov_del(ovl *e) {
+    sg__free(e->val);
+    e->val = NULL;
+    e->vlen = 0;
+    e->kind = K_ABSENT;
+    e->exp = 0;
+    e->known = e->overwrite = e->dirty = true;
+    e->exp_set = false;
+    e->delta = 0;
+}
+
+static int ov_incr(ovl *e, int64_t d, int64_t exp, int64_t now, int64_t *out) {
+    bool live = ovl_live(e, now), was_value = live && e->kind == K_VALUE;
+    int64_t base = 0, sum;
+    if (was_value && e->vlen != sizeof base) return SG_EINVAL;
+    if (was_value) memcpy(&base, e->val, sizeof base);
+    else if (live) base = e->n;
+    if (__builtin_add_overflow(base, d, &sum)) return SG_EINVAL;
+    if (was_value) { /* a put counter: rewrite it as one */
+        sg__free(e->val);
+        e->val = NULL;
+        e->vlen = 0;
+        e->overwrite = true;
+    }
+    if (!live) {
+        /* Expired (or deleted) here: start from 0.  Redis may still hold
+         * the old entry, so the commit must replace it, not add to it. */
+        if (e->stale || e->kind != K_ABSENT) e->overwrite = true;
+        e->delta = 0;
+        e->exp = 0;
+    }
+    e->kind = K_COUNTER;
+    e->n = sum;
+    if (!e->overwrite) e->delta += d;
+    if (exp && exp != e->exp) { /* a fixed window keeps its deadline */
+        e->exp = exp;
+        e->exp_set = true;
+    }
+    e->dirty = true;
+    e->now = now;
+    if (out) *out = sum;
+    return SG_OK;
+}
+
+/* ------------------------------------------------------------ commit */
+
+static void cmd_key(sg_rpipe *p, const char *verb, const ovl *e) {
+    sg__rpipe_start(p);
+    sg__rpipe_arg_str(p, verb);
+    sg__rpipe_arg(p, e->key, e->klen);
+}
+
+/* Wall-clock TTL for a key that expires at exp in message time, seen at
+ * message time now: the same length, capped to MAX_TTL_MS (Redis refuses
+ * deadlines past 2^63 ms); 0 when already expired (PEXPIRE 0 deletes). */
+#define MAX_TTL_MS (3660LL * 86400 * 1000) /* ~10 years */
+static int64_t ttl_ms(int64_t exp, int64_t now) {
+    if (exp <= now) return 0;
+    uint64_t d = (uint64_t)exp - (uint64_t)now;
+    return d > (uint64_t)MAX_TTL_MS ? MAX_TTL_MS : (int64_t)d;
+}
+
+static void emit_ttl(sg_rpipe *p, const ovl *e) {
+    cmd_key(p, "PEXPIRE", e);
+    sg__rpipe_arg_i64(p, ttl_ms(e->exp, e->now));
+    sg__rpipe_end(p, e->slot);
+}
+
+/* A value over what the group read as a value or as nothing: HSET v
+ * (and x) suffices, no DEL, and the TTL changes only with the deadline. */
+static bool emit_value_in_place(sg_rpipe *p, const ovl *e) {
+    if (!e->base_known || e->kind != K_VALUE || e->base_kind == K_COUNTER ||
+        (e->exp && e->exp <= e->now))
+        return false;
+    cmd_key(p, "HSET", e);
+    sg__rpipe_arg_str(p, "v");
+    sg__rpipe_arg(p, e->val, e->vlen);
+    if (e->exp) {
+        sg__rpipe_arg_str(p, "x");
+        sg__rpipe_arg_i64(p, e->exp);
+    }
+    sg__rpipe_end(p, e->slot);
+    if (e->exp && e->exp != e->base_exp) {
+        emit_ttl(p, e);
+    } else if (!e->exp && e->base_exp) { /* now it never expires */
+        cmd_key(p, "HDEL", e);
+        sg__rpipe_arg_str(p, "x");
+        sg__rpipe_end(p, e->slot);
+        cmd_key(p, "PERSIST", e);
+        sg__rpipe_end(p, e->slot);
+    }
+    return true;
+}
+
+/* The commands that make Redis hold what the group left for e. */
+static void emit(sg_rpipe *p, ovl *e) {
+    if (e->overwrite && emit_value_in_place(p, e)) return;
+    if (e->overwrite) {
+        cmd_key(p, "DEL", e);
+        sg__rpipe_end(p, e->slot);
+        if (e->kind == K_ABSENT || (e->exp && e->exp <= e->now)) return;
+        cmd_key(p, "HSET", e);
+        if (e->kind == K_VALUE) {
+            sg__rpipe_arg_str(p, "v");
+            sg__rpipe_arg(p, e->val, e->vlen);
+        } else {
+            sg__rpipe_arg_str(p, "n");
+            sg__rpipe_arg_i64(p, e->n);
+        }
+        if (e->exp) {
+            sg__rpipe_arg_str(p, "x");
+            sg__rpipe_arg_i64(p, e->exp);
+        }
+        sg__rpipe_end(p, e->slot);
+        if (e->exp) emit_ttl(p, e);
+        return;
+    }
+    cmd_key(p, "HINCRBY", e);
+    sg__rpipe_arg_str(p, "n");
+    sg__rpipe_arg_i64(p, e->delta);
+    e->incr_cmd = sg__rpipe_end(p, e->slot) + 1;
+    if (e->exp_set) {
+        cmd_key(p, "HSET", e);
+        sg__rpipe_arg_str(p, "x");
+        sg__rpipe_arg_i64(p, e->exp);
+        sg__rpipe_end(p, e->slot);
+        emit_ttl(p, e);
+    }
+}
+
+static int by_slot(const void *a, const void *b) {
+    const ovl *x = *(ovl *const *)a, *y = *(ovl *const *)b;
+    if (x->slot != y->slot) return x->slot < y->slot ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Every reply of the commit pipeline must be a success. */
+static int check_replies(rs_store *r) {
+    sg_rpipe *p = &r->pipe;
+    for (size_t i = 0; i < p->nunit; i++) {
+        const sg_runit *u = &p->unit[i];
+        const redisReply *e = sg__rpipe_unit_error(u);
+        if (u->err) return SG_ESTORE;
+        for (size_t j = 0; !e && j < u->ncmd; j++) {
+            const redisReply *c = p->cmd[u->cmd0 + j].reply;
+            if (!c || c->type == REDIS_REPLY_ERROR) e = c;
+        }
+        if (e || !u->reply) {
+            snprintf(r->err, sizeof r->err, "%s: commit: %s", r->link->name,
+                     e && e->str ? e->str : "no reply");
+            return SG_ESTORE;
+        }
+    }
+    return SG_OK;
+}
+
+/* Send the group's writes: one MULTI/EXEC per hash slot, all pipelined.
+ * Counters added relatively get their exact sum back in e->n. */
+static int flush(rs_store *r) {
+    ovl **d = sg__malloc((r->n ? r->n : 1) * sizeof *d);
+    if (!d) return SG_ENOMEM;
+    size_t nd = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->list[i]->dirty) d[nd++] = r->list[i];
+    int rc = SG_OK;
+    if (nd == 0) goto out;
+    qsort(d, nd, sizeof *d, by_slot);
+    sg_rpipe *p = &r->pipe;
+    sg__rpipe_clear(p);
+    for (size_t i = 0; i < nd; i++) {
+        if (i == 0 || d[i]->slot != d[i - 1]->slot) {
+            sg__rpipe_group_end(p);
+            sg__rpipe_group(p, d[i]->slot);
+        }
+        emit(p, d[i]);
+    }
+    sg__rpipe_group_end(p);
+    if (!(rc = run_pipe(r)) && !(rc = check_replies(r))) {
+        for (size_t i = 0; i < nd; i++) {
+            const redisReply *x = d[i]->incr_cmd
+                                      ? p->cmd[d[i]->incr_cmd - 1].reply
+                                      : NULL;
+            d[i]->n_est = d[i]->n;
+            if (x && x->type == REDIS_REPLY_INTEGER) d[i]->n = x->integer;
+        }
+    }
+    sg__rpipe_clear(p);
+out:
+    sg__free(d);
+    return rc;
+}
+
+/* ================================================================ store ops */
+
+static int direct_get(rs_store *r, const void *key, size_t klen, void *buf,
+                      size_t cap, size_t *vlen, int64_t now) {
+    sg__rpipe_clear(&r->pipe);
+    add_hmget(r, key, klen, r->link->slot(r->link, key, klen));
+    int rc = run_pipe(r);
+    decoded d;
+    if (!rc && !(rc = decode(r, r->pipe.cmd[0].reply, now, &d)))
+        rc = copy_out(&d, buf, cap, vlen);
+    sg__rpipe_clear(&r->pipe);
+    return rc;
+}
+
+static int rs_get(sg_store *s, const void *key, size_t klen, void *buf,
+                  size_t cap, size_t *vlen, int64_t now) {
+    rs_store *r = (rs_store *)s;
+    if (!key_ok(key, klen) || (cap && !buf)) return SG_EINVAL;
+    if (r->depth == 0) return direct_get(r, key, klen, buf, cap, vlen, now);
+    ovl *e = ovl_get(r, key, klen);
+    if (!e) return SG_ENOMEM;
+    int rc = e->known ? SG_OK : fetch(r, &e, 1, now);
+    return rc ? rc : ov_get(e, buf, cap, vlen, now);
+}
+
+/* Outside a group a write is a group of its own. */
+static int end_implicit(rs_store *r, int rc) {
+    if (r->depth == 0) {
+        if (rc == SG_OK) rc = flush(r);
+        ovl_clear(r);
+    }
+    return rc;
+}
+
+static int rs_put(sg_store *s, const void *key, size_t klen, const void *val,
+                  size_t vlen, int64_t expire_at, int64_t now) {
+    rs_store *r = (rs_store *)s;
+    if (!key_ok(key, klen) || (vlen && !val) || vlen > MAX_VAL_BYTES)
+        return SG_EINVAL;
+    ovl *e = ovl_get(r, key, klen);
+    int rc = e ? ov_put(e, val, vlen, expire_at, now) : SG_ENOMEM;
+    return end_implicit(r, rc);
+}
+
+static int rs_del(sg_store *s, const void *key, size_t klen) {
+    rs_store *r = (rs_store *)s;
+    if (!key_ok(key, klen)) return SG_EINVAL;
+    ovl *e = ovl_get(r, key, klen);
+    if (e) ov_del(e);
+    return end_implicit(r, e ? SG_OK : SG_ENOMEM);
+}
+
+static int rs_incr(sg_store *s, const void *key, size_t klen, int64_t delta,
+                   int64_t expire_at, int64_t now, int64_t *out) {
+    rs_store *r = (rs_store *)s;
+    if (!key_ok(key, klen)) return SG_EINVAL;
+    ovl *e = ovl_get(r, key, klen);
+    int64_t v = 0;
+    int rc = !e ? SG_ENOMEM : e->known || e->overwrite ? SG_OK
+                                                       : fetch(r, &e, 1, now);
+    if (!rc) rc = ov_incr(e, delta, expire_at, now, &v);
+    if (r->depth == 0) {
+        if (!rc) rc = flush(r);
+        if (!rc) v = e->n; /* the exact sum HINCRBY returned */
+        ovl_clear(r);
+    }
+    if (!rc && out) *out = v;
+    return rc;
+}
+
+static bool op_ok(const sg_store_op *o) {
+    if (!key_ok(o->key, o->klen)) return false;
+    switch (o->op) {
+    case SG_STORE_GET: return !(o->cap && !o->buf);
+    case SG_STORE_PUT: return !(o->vlen && !o->val) && o->vlen <= MAX_VAL_BYTES;
+    case SG_STORE_INCR:
+    case SG_STORE_DEL: return true;
+    default: return false;
+    }
+}
+
+/* Pass 1 of a batch: find every entry whose state must be read from Redis
+ * (read or incremented before this batch writes it whole). */
+static int batch_plan(rs_store *r, sg_store_op *ops, size_t n, ovl **need,
+                      size_t *nneed) {
+    *nneed = 0;
+    for (size_t i = 0; i < n; i++) {
+        sg_store_op *o = &ops[i];
+        if (!op_ok(o)) continue;
+        ovl *e = ovl_get(r, o->key, o->klen);
+        if (!e) return SG_ENOMEM;
+        if (o->op == SG_STORE_PUT || o->op == SG_STORE_DEL) e->covered = true;
+        else if (!e->known && !e->covered && !e->queued) {
+            e->queued = true;
+            need[(*nneed)++] = e;
+        }
+    }
+    return SG_OK;
+}
+
+static void batch_apply(rs_store *r, sg_store_op *ops, size_t n,
+                        int64_t now) {
+    for (size_t i = 0; i < n; i++) {
+        sg_store_op *o = &ops[i];
+        if (!op_ok(o)) {
+            o->err = SG_EINVAL;
+            continue;
+        }
+        ovl *e = ovl_get(r, o->key, o->klen); /* exists since pass 1 */
+        e->queued = e->covered = false;
+        switch (o->op) {
+        case SG_STORE_GET:
+            o->err = ov_get(e, o->buf, o->cap, &o->out_len, now);
+            break;
+        case SG_STORE_PUT:
+            o->err = ov_put(e, o->val, o->vlen, o->expire_at_ms, now);
+            break;
+        case SG_STORE_INCR:
+            o->err = ov_incr(e, o->delta, o->expire_at_ms, now, &o->result);
+            break;
+        default:
+            ov_del(e);
+            o->err = SG_OK;
+        }
+    }
+}
+
+static int batch_fail(rs_store *r, sg_store_op *ops, size_t n, int rc) {
+    for (size_t i = 0; i < n; i++) ops[i].err = rc;
+    for (size_t i = 0; i < r->n; i++) r->list[i]->queued = r->list[i]->covered = false;
+    if (r->depth == 0) ovl_clear(r);
+    return rc;
+}
+
+static int rs_batch(sg_store *s, sg_store_op *ops, size_t n, int64_t now) {
+    rs_store *r = (rs_store *)s;
+    if (n && !ops) return SG_EINVAL;
+    ovl **need = sg__malloc((n ? n : 1) * sizeof *need);
+    size_t nneed = 0;
+    int rc = need ? batch_plan(r, ops, n, need, &nneed) : SG_ENOMEM;
+    if (!rc && nneed) rc = fetch(r, need, nneed, now);
+    sg__free(need);
+    if (rc) return batch_fail(r, ops, n, rc);
+    batch_apply(r, ops, n, now);
+    if (r->depth > 0) return SG_OK;
+    if ((rc = flush(r))) return batch_fail(r, ops, n, rc);
+    for (size_t i = 0; i < n; i++) { /* concurrent adds came first */
+        if (ops[i].op != SG_STORE_INCR || ops[i].err) continue;
+        ovl *e = ovl_get(r, ops[i].key, ops[i].klen);
+        if (e) ops[i].result += e->n - e->n_est;
+    }
+    ovl_clear(r);
+    return SG_OK;
+}
+
+static int rs_begin(sg_store *s) {
+    ((rs_store *)s)->depth++;
+    return SG_OK;
+}
+
+static int rs_commit(sg_store *s) {
+    rs_store *r = (rs_store *)s;
+    if (r->depth <= 0) return SG_EINVAL;
+    if (--r->depth > 0) return SG_OK;
+    int rc = flush(r);
+    ovl_clear(r);
+    return rc;
+}
+
+static int rs_abort(sg_store *s) {
+    rs_store *r = (rs_store *)s;
+    if (r->depth <= 0) return SG_EINVAL;
+    r->depth = 0;
+    ovl_clear(r);
+    return SG_OK;
+}
+
+static void rs_stats(sg_store *s, uint64_t *keys, uint64_t *bytes) {
+    rs_store *r = (rs_store *)s;
+    uint64_t k = 0, b = 0;
+    r->link->stats(r->link, &k, &b);
+    if (keys) *keys = k;
+    if (bytes) *bytes = b;
+}
+
+static const char *rs_errmsg(sg_store *s) { return ((rs_store *)s)->err; }
+
+static void rs_free(sg_store *s) {
+    rs_store *r = (rs_store *)s;
+    if (!r) return;
+    ovl_clear(r);
+    sg__free(r->tab);
+    sg__free(r->list);
+    sg__rpipe_free(&r->pipe);
+    if (r->link) r->link->free(r->link);
+    sg__free(r);
+}
+
+#define RS_OPS(NAME)                                                           \
+    {                                                                          \
+        .name = NAME, .get = rs_get, .put = rs_put, .incr = rs_incr,           \
+        .del = rs_del, .begin = rs_begin, .commit = rs_commit,                 \
+        .stats = rs_stats, .free = rs_free, .batch = rs_batch,                 \
+        .abort = rs_abort, .errmsg = rs_errmsg,                                \
+    }
+static const sg_store_ops rs_ops = RS_OPS("redis");
+static const sg_store_ops rs_cluster_ops = RS_OPS("redis-cluster");
+
+int sg__redis_store_new(sg_rlink *link, sg_store **out) {
+    *out = NULL;
+    rs_store *r = sg__calloc(1, sizeof *r);
+    if (!r) {
+        link->free(link);
+        return SG_ENOMEM;
+    }
+    r->base.ops = strcmp(link->name, "redis-cluster") ? &rs_ops : &rs_cluster_ops;
+    r->link = link;
+    *out = &r->base;
+    return SG_OK;
+}
+
+sg_rlink *sg__redis_store_link(sg_store *s) { return ((rs_store *)s)->link; }
+
+int sg__redis_open_single(const char *host, int port, sg_store **out,
+                          char *err, size_t errlen) {
+    if (!out) return SG_EINVAL;
+    *out = NULL;
+    if (!host || !*host || port <= 0 || port > 65535) {
+        snprintf(err, errlen, "redis: bad host or port");
+        return SG_EINVAL;
+    }
+    single_link *l = sg__calloc(1, sizeof *l);
+    if (!l || !(l->host = sg__strdup(host))) {
+        sg__free(l);
+        snprintf(err, errlen, "redis: out of memory");
+        return SG_ENOMEM;
+    }
+    l->base = (sg_rlink){"redis", single_exec, single_slot, single_stats,
+                         single_free};
+    l->port = port;
+    if (!single_connected(l, err, errlen)) {
+        single_free(&l->base);
+        return SG_ESTORE;
+    }
+    return sg__redis_store_new(&l->base, out);
+}
+
+int sg__store_redis_new(const char *host, int port, sg_store **out) {
+    char err[160];
+    return sg__redis_open_single(host, port, out, err, sizeof err);
+}
