@@ -11,6 +11,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 JOBS ?= $(shell nproc)
+MAKEFLAGS += --no-print-directory
 
 # Debian packages the build, tests and benchmarks need (Debian 12).
 DEB_PACKAGES = build-essential cmake pkg-config clang libclang-rt-14-dev \

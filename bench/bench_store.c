@@ -8,6 +8,13 @@
  * 3-master Redis Cluster on loopback ports (tests/redis_harness.h).
  *
  *   bench_store [-t SECONDS_PER_CASE] [URI...]
+ *   bench_store -r ACCOUNTS DIR   time to reopen an LMDB directory holding
+ *                                 ACCOUNTS accounts (filled first if empty)
+ *   bench_store -e CORPUS.jsonl [-g N] URI...
+ *                                 sg_check over the corpus (3 passes) with
+ *                                 each store: checks/s and store calls per
+ *                                 check; -g N wraps N checks in one outer
+ *                                 group (one commit for N messages)
  *
  * Each case runs for a fixed time (default 0.3 s) and prints ops/s.
  */
@@ -26,10 +33,19 @@
 #define PROFILE 64          /* bytes of an account profile */
 
 static double budget = 0.3;
+static uint32_t NACCT_RUN = NACCT; /* accounts the random cases pick from */
 
 static double secs(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU time of this process (user + system, e.g. LMDB's writes): per-core
+ * cost that other load on the machine does not inflate. */
+static double cpu_secs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -54,7 +70,7 @@ static double timed(sg_store *s, case_fn one, int per_call) {
     uint64_t calls = 0;
     do {
         for (int k = 0; k < 64; k++, calls++)
-            if (one(s, rnd() % NACCT)) {
+            if (one(s, rnd() % NACCT_RUN)) {
                 fprintf(stderr, "  failed: %s\n", sg__store_errmsg(s));
                 return -1;
             }
@@ -142,7 +158,7 @@ static int case_32_messages(sg_store *s, uint32_t i) {
     static char kb[MB * 4][64];
     static unsigned char buf[MB][PROFILE];
     for (int m = 0; m < MB; m++)
-        message_ops(ops + m * 5, kb + m * 4, (i + (uint32_t)m * 7919) % NACCT, buf[m]);
+        message_ops(ops + m * 5, kb + m * 4, (i + (uint32_t)m * 7919) % NACCT_RUN, buf[m]);
     int rc = sg__store_begin(s);
     if (!rc) rc = sg__store_batch(s, ops, MB * 5, NOW);
     int crc = sg__store_commit(s);
@@ -213,6 +229,143 @@ static void size_uri(const char *label, const char *uri) {
     printf("%-14s %10.1f %12.1f\n", label, pk, pa);
 }
 
+/* Fill dir with n accounts (profile + 3 counters) unless it has them,
+ * close it, then time opening it and answering the first reads: what a
+ * restart of `serve` costs before it can judge messages. */
+static int restart(uint32_t n, const char *dir) {
+    sg_store *s = NULL;
+    uint64_t keys = 0;
+    double t0 = secs();
+    if (sg__store_lmdb_new(dir, &s)) return 1;
+    sg__store_stats(s, &keys, NULL);
+    static unsigned char buf[MB][PROFILE];
+    static sg_store_op ops[MB * 5];
+    static char kb[MB * 4][64];
+    for (uint32_t i = 0; keys < (uint64_t)n * 4 && i < n; i += MB) {
+        sg__store_begin(s);
+        for (int m = 0; m < MB; m++)
+            message_ops(ops + m * 5, kb + m * 4, i + (uint32_t)m, buf[m]);
+        sg__store_batch(s, ops, MB * 5, NOW);
+        if (sg__store_commit(s)) return 1;
+    }
+    sg__store_stats(s, &keys, NULL);
+    sg__store_free(s);
+    printf("filled/checked %llu keys in %.1f s\n", (unsigned long long)keys,
+           secs() - t0);
+    t0 = secs();
+    if (sg__store_lmdb_new(dir, &s)) return 1;
+    double opened = secs() - t0;
+    int found = 0;
+    for (int i = 0; i < 1000; i++) found += case_get(s, rnd() % n) == SG_OK;
+    double ready = secs() - t0;
+    sg__store_free(s);
+    printf("reopen: %.1f ms to open, %.1f ms to open + 1000 random reads "
+           "(%d ok)\n", opened * 1e3, ready * 1e3, found);
+    return 0;
+}
+
+/* ------------------------------------------------------------ engine */
+
+static sg_store_ops counted, real_ops;
+static uint64_t ncalls[3]; /* get, put+del, incr */
+
+static int c_get(sg_store *s, const void *k, size_t kl, void *b, size_t c,
+                 size_t *vl, int64_t now) {
+    ncalls[0]++;
+    return real_ops.get(s, k, kl, b, c, vl, now);
+}
+static int c_put(sg_store *s, const void *k, size_t kl, const void *v,
+                 size_t vl, int64_t e, int64_t now) {
+    ncalls[1]++;
+    return real_ops.put(s, k, kl, v, vl, e, now);
+}
+static int c_incr(sg_store *s, const void *k, size_t kl, int64_t d, int64_t e,
+                  int64_t now, int64_t *o) {
+    ncalls[2]++;
+    return real_ops.incr(s, k, kl, d, e, now, o);
+}
+
+static sg_message **load_corpus(const char *path, size_t *n) {
+    FILE *f = fopen(path, "r");
+    sg_message **v = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    *n = 0;
+    while (f && (len = getline(&line, &cap, f)) > 0) {
+        sg_message *m, **nv = realloc(v, (*n + 1) * sizeof *v);
+        if (!nv) break;
+        v = nv;
+        if (!sg_message_parse_json(line, (size_t)len, 0, SG_PARSE_LABELED, &m, NULL, 0))
+            v[(*n)++] = m;
+    }
+    free(line);
+    if (f) fclose(f);
+    return v;
+}
+
+/* Every message of the corpus through sg_check three times, with the
+ * engine's state in `uri`; message times 100 ms apart. */
+static void engine_run(sg_message **msgs, size_t n, const char *uri, int group) {
+    sg_options o = {.store_uri = uri};
+    sg_engine *e;
+    if (sg_engine_new(&o, &e)) {
+        printf("%-40s cannot open: %s\n", uri, sg_engine_errmsg(NULL));
+        return;
+    }
+    const char *model = sg_default_model_path();
+    if (model) sg_engine_load_model(e, model);
+    real_ops = *e->store->ops;
+    counted = real_ops;
+    counted.get = c_get;
+    counted.put = c_put;
+    counted.incr = c_incr;
+    e->store->ops = &counted;
+    memset(ncalls, 0, sizeof ncalls);
+    size_t ok = 0, total = 3 * n;
+    double t0 = secs(), c0 = cpu_secs();
+    for (size_t r = 0; r < total; r++) {
+        if (group > 1 && r % (size_t)group == 0) {
+            if (r) sg__store_commit(e->store);
+            sg__store_begin(e->store);
+        }
+        sg_message_set_ts(msgs[r % n], NOW + (int64_t)r * 100);
+        sg_verdict *v;
+        if (sg_check(e, msgs[r % n], &v) == SG_OK) {
+            sg_verdict_free(v);
+            ok++;
+        }
+    }
+    if (group > 1) sg__store_commit(e->store);
+    double t = secs() - t0, c = cpu_secs() - c0;
+    printf("%-40s %9.0f %9.0f %7.1f %7.1f %7.1f %7zu\n", uri, (double)total / t,
+           (double)total / c, (double)ncalls[0] / total,
+           (double)ncalls[1] / total, (double)ncalls[2] / total, total - ok);
+    e->store->ops = &real_ops;
+    sg_engine_free(e);
+}
+
+static int engine_mode(int argc, char **argv) {
+    size_t n;
+    sg_message **msgs = load_corpus(argv[2], &n);
+    if (!n) {
+        fprintf(stderr, "no messages in %s\n", argv[2]);
+        return 2;
+    }
+    int a = 3, group = 1;
+    if (a + 1 < argc && !strcmp(argv[a], "-g")) {
+        group = atoi(argv[a + 1]);
+        a += 2;
+    }
+    printf("%zu messages x 3 passes, %d per commit\n", n, group);
+    printf("%-40s %9s %9s %7s %7s %7s %7s\n", "store", "checks/s", "per-cpu-s",
+           "get", "put", "incr", "failed");
+    for (; a < argc; a++) engine_run(msgs, n, argv[a], group);
+    for (size_t i = 0; i < n; i++) sg_message_free(msgs[i]);
+    free(msgs);
+    return 0;
+}
+
 static void header(void) {
     printf("%-14s %10s %10s %10s %10s %10s %10s\n", "backend", "put/s",
            "get/s", "incr/s", "msg/s", "msg-batch/s", "32msg/s");
@@ -220,6 +373,11 @@ static void header(void) {
 
 int main(int argc, char **argv) {
     int a = 1;
+    if (argc >= 4 && !strcmp(argv[1], "-e")) return engine_mode(argc, argv);
+    if (argc == 4 && !strcmp(argv[1], "-r")) {
+        NACCT_RUN = (uint32_t)strtoul(argv[2], NULL, 10);
+        return NACCT_RUN ? restart(NACCT_RUN, argv[3]) : 2;
+    }
     if (a + 1 < argc && !strcmp(argv[a], "-t")) {
         budget = atof(argv[a + 1]);
         a += 2;

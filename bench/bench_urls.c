@@ -3,7 +3,7 @@
  * analysed per second (extraction, host analysis, lists, lookalike
  * matching against the shipped brands, credential-lure rule), and the
  * same messages through the whole engine (sg_check, zero model).
- * Messages: every text of the shipped corpora (data/corpus/*.jsonl) that
+ * Messages: every text of the shipped corpora (data/corpus, *.jsonl) that
  * has a URL, plus, when ../shared/data is there, PhishTank URLs wrapped in
  * a lure ("Your account is locked, verify at URL").  The set is repeated
  * for about two seconds of CPU time per figure.

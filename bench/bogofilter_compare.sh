@@ -16,7 +16,10 @@ command -v bogofilter >/dev/null || { echo "bogofilter not installed (apt-get in
 mkdir "$tmp/db"
 bogofilter -d "$tmp/db" -M -s < "$tmp/spam.mbox"
 bogofilter -d "$tmp/db" -M -n < "$tmp/ham.mbox"
-bogofilter -d "$tmp/db" -M -T < "$tmp/test.mbox" | awk '{print $2}' > "$tmp/bogo.scores"
+# -T prints "H|S|U spamicity" per message; its exit status is the class of
+# the last message (0 spam, 1 ham, 2 unsure), so only 3 is an error.
+bogofilter -d "$tmp/db" -M -T < "$tmp/test.mbox" > "$tmp/bogo.out" || [ $? -lt 3 ]
+awk '{print $2}' "$tmp/bogo.out" > "$tmp/bogo.scores"
 paste "$tmp/bogo.scores" "$tmp/test.labels" > "$tmp/bogo.tsv"
 
 "$build/spimguard" train --quiet --model "$tmp/sg.model" "$sms/train.jsonl"

@@ -215,17 +215,17 @@ static void one_link_to_three_friends_is_not_locked(void **state) {
     assert_int_equal(av.nnetworks, 1);
 }
 
-/* A burst ends after 30 minutes of silence: two lures, a pause of 40
- * minutes, two more: no burst reaches three contacts, nothing locked;
- * a fifth lure soon after completes the second burst. */
+/* A burst ends after 6 hours of silence: two lures, a pause of 7 hours,
+ * two more: no burst reaches three contacts, nothing locked; a fifth lure
+ * soon after completes the second burst. */
 static void a_paused_burst_starts_over(void **state) {
     sg_engine *eng = *state;
     history(eng, "alice@x.example", "81.2.69.10");
     int64_t t = T0 + 5 * DAY_MS + 3 * HOUR_MS;
     const char *to[] = {"bob@x.example", "carol@x.example", "dave@x.example",
                         "erin@x.example", "frank@x.example"};
-    int64_t when[] = {t, t + 20000, t + 40 * MIN_MS + 40000, t + 40 * MIN_MS + 60000,
-                      t + 40 * MIN_MS + 80000};
+    int64_t when[] = {t, t + 20000, t + 7 * HOUR_MS + 40000, t + 7 * HOUR_MS + 60000,
+                      t + 7 * HOUR_MS + 80000};
     for (int i = 0; i < 5; i++) {
         sent s = send(eng, "alice@x.example", to[i], lure(i % 4), when[i], 1, "web",
                       "185.220.101.7");

@@ -371,6 +371,60 @@ static void bad_arguments_are_refused(void **state) {
     assert_int_equal(sg__store_commit(s), SG_EINVAL);
 }
 
+/* One message's worth of calls; stops at the first failure. */
+static int scenario(sg_store *s, int round) {
+    char buf[32];
+    size_t vlen;
+    int64_t v;
+    char k[4][32];
+    for (int i = 0; i < 4; i++) snprintf(k[i], sizeof k[i], "acct:{u%d}:%d", round, i);
+    sg_store_op ops[] = {
+        {.op = SG_STORE_GET, .key = k[0], .klen = strlen(k[0]), .buf = buf, .cap = sizeof buf},
+        {.op = SG_STORE_INCR, .key = k[1], .klen = strlen(k[1]), .delta = 1},
+        {.op = SG_STORE_PUT, .key = k[2], .klen = strlen(k[2]), .val = "abc", .vlen = 3},
+        {.op = SG_STORE_INCR, .key = k[3], .klen = strlen(k[3]), .delta = 2, .expire_at_ms = T0 + 5},
+    };
+    int rc;
+    if ((rc = sg__store_begin(s))) return rc;
+    if ((rc = sg__store_put(s, K(k[0]), "profile", 7, 0, T0)) ||
+        (rc = sg__store_incr(s, K(k[1]), 1, T0 + 1000, T0, &v)) ||
+        (rc = sg__store_get(s, K(k[0]), buf, sizeof buf, &vlen, T0)) ||
+        (rc = sg__store_batch(s, ops, 4, T0))) {
+        sg__store_abort(s);
+        return rc;
+    }
+    for (int i = 0; i < 4; i++)
+        if (ops[i].err) {
+            sg__store_abort(s);
+            return ops[i].err;
+        }
+    return sg__store_commit(s);
+}
+
+/* Fail the 1st, 2nd, ... allocation of the library during a message: each
+ * time the call that hit it says SG_ENOMEM, and afterwards the store works
+ * (ASan checks that nothing leaked). */
+static void every_allocation_failure_is_a_clean_error(void **state) {
+    sg_store *s = ((fixture *)*state)->s;
+    int failures = 0;
+    for (long n = 0; n < 400; n++) {
+        sg__alloc_fail_after(n);
+        int rc = scenario(s, (int)n);
+        sg__alloc_fail_after(-1);
+        if (rc == SG_OK) break; /* the message needed fewer allocations */
+        assert_int_equal(rc, SG_ENOMEM);
+        failures++;
+        char buf[8];
+        size_t vlen;
+        assert_int_equal(sg__store_put(s, K("after"), "ok", 2, 0, T0), SG_OK);
+        assert_int_equal(sg__store_get(s, K("after"), buf, sizeof buf, &vlen, T0), SG_OK);
+        assert_memory_equal(buf, "ok", 2);
+    }
+    printf("  [%s] %d allocation failures met cleanly\n", cur->name, failures);
+    assert_true(failures > 0);
+    assert_int_equal(scenario(s, 1000), SG_OK);
+}
+
 /* ------------------------------------------------------------ runner */
 
 static int run(backend *b) {
@@ -388,6 +442,7 @@ static int run(backend *b) {
         T(a_batch_runs_in_order_and_reports_each_op),
         T(stats_count_the_keys),
         T(bad_arguments_are_refused),
+        T(every_allocation_failure_is_a_clean_error),
 #undef T
     };
     cur = b;

@@ -61,7 +61,8 @@ static void hosts_without_scheme_need_a_known_tld(void **state) {
                         "example.com/x | www.example.org");
     assert_true(s.v[0].flags & SG_URL_NO_SCHEME);
     sg__urlset_clear(&s);
-    assert_string_equal(found("bbc.co.uk and google.co.za", NULL), "bbc.co.uk | google.co.za");
+    assert_string_equal(found("bbc.co.uk and google.co.za and allegro.pl", NULL),
+                        "bbc.co.uk | google.co.za | allegro.pl");
     /* unknown TLD, numeric TLD, file names, abbreviations, versions */
     assert_string_equal(found("foo.notatld image.jpg report.pdf setup.py e.g. i.e. v1.2.3 3.14", NULL), "");
     /* with a scheme any TLD goes (RFC 2606 .example) */
@@ -71,7 +72,10 @@ static void hosts_without_scheme_need_a_known_tld(void **state) {
 static void invalid_hosts_are_not_extracted(void **state) {
     assert_string_equal(found("-example.com", NULL), "");
     assert_string_equal(found("1.2.3.400/x", NULL), "");
-    assert_string_equal(found("http://exa_mple.com/", NULL), "");
+    assert_string_equal(found("http://example.co_m/ exa_mple.com", NULL), "");
+    /* '_' below the TLD is accepted after a scheme, as browsers do */
+    assert_string_equal(found("http://att_sign_in.example.com/", NULL),
+                        "http://att_sign_in.example.com/");
     assert_string_equal(found("a..b.com", NULL), "b.com");
     char lab[80];
     memset(lab, 'a', 64);

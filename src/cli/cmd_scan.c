@@ -75,7 +75,10 @@ static void print_human(const sg_verdict *v, const sg_message *m) {
     printf("%-7s %.3f %-24s %s: %.70s\n", sg_action_name(sg_verdict_action(v)),
            sg_verdict_score(v), labels[0] ? labels : "-",
            sg_message_id(m) ? sg_message_id(m) : sg_message_from(m), sg_message_text(m));
-    for (size_t i = 0; i < sg_verdict_reason_count(v) && i < 4; i++) {
+    if (sg_verdict_action(v) == SG_ACTION_DELIVER &&
+        sg_verdict_account_action(v) == SG_ACCOUNT_NONE)
+        return; /* the reasons of ordinary traffic are in the JSON form */
+    for (size_t i = 0; i < sg_verdict_reason_count(v) && i < 5; i++) {
         const sg_reason *r = sg_verdict_reason(v, i);
         printf("        %+6.2f %s: %s\n", r->weight, r->code, r->detail);
     }

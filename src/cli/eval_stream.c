@@ -39,6 +39,7 @@ typedef struct verdicts {
 
 typedef struct account {
     int64_t compromised_at;   /* -1: never */
+    int64_t first_lure_in;    /* first attack message received, -1: none */
     bool sent_ham, locked_compromised, locked_innocent;
     uint32_t lures, before_lock;
 } account;
@@ -108,7 +109,7 @@ static account *account_of(tally *t, const char *from) {
     if (json_object_set_new(t->by_from, from, json_integer((json_int_t)t->nacct)))
         return NULL;
     account *a = &t->acct[t->nacct++];
-    *a = (account){.compromised_at = -1};
+    *a = (account){.compromised_at = -1, .first_lure_in = -1};
     return a;
 }
 
@@ -141,6 +142,15 @@ static void score_message(tally *t, account *a, bool attack, int64_t comp_at,
     t->ham_blocked += blocked;
 }
 
+/* The recipient of an attack message got its first lure now (if first). */
+static int note_receipt(tally *t, const char *to, int64_t ts) {
+    if (!to) return 0;
+    account *r = account_of(t, to);
+    if (!r) return -1;
+    if (r->first_lure_in < 0) r->first_lure_in = ts;
+    return 0;
+}
+
 static int read_stream(const char *path, const verdicts *vs, tally *t) {
     sg_lines r;
     if (sg_lines_open(&r, path, 1 << 22)) {
@@ -164,6 +174,9 @@ static int read_stream(const char *path, const verdicts *vs, tally *t) {
             score_message(t, a, json_is_true(json_object_get(j, "truth_attack")),
                           json_is_integer(ca) ? json_integer_value(ca) : -1,
                           json_integer_value(json_object_get(j, "ts")), vs->v[k]);
+        if (!rc && a && json_is_true(json_object_get(j, "truth_attack")))
+            rc = note_receipt(t, json_string_value(json_object_get(j, "to")),
+                              json_integer_value(json_object_get(j, "ts")));
         json_decref(j);
     }
     sg_lines_close(&r);
@@ -185,14 +198,25 @@ static uint32_t percentile(const uint32_t *v, size_t n, double q) {
 
 static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * a / b : 0; }
 
+/* Taken over from outside the network (the phisher's first k), not
+ * through a lure seen in the stream. */
+static bool first_hop(const account *a) {
+    return a->first_lure_in < 0 || a->first_lure_in > a->compromised_at;
+}
+
 static void report(const tally *t, int json, FILE *out) {
     uint32_t *before = malloc((t->nacct ? t->nacct : 1) * sizeof *before);
-    size_t nc = 0, locked = 0, ham_accts = 0, false_locks = 0;
+    size_t nc = 0, locked = 0, ham_accts = 0, false_locks = 0, nseed = 0;
+    uint32_t seed_max = 0;
     for (size_t i = 0; i < t->nacct; i++) {
         const account *a = &t->acct[i];
         if (a->compromised_at >= 0 && a->lures && before) {
             before[nc++] = a->before_lock;
             locked += a->locked_compromised;
+            if (first_hop(a)) {
+                nseed++;
+                if (a->before_lock > seed_max) seed_max = a->before_lock;
+            }
         }
         ham_accts += a->sent_ham;
         false_locks += a->locked_innocent && a->sent_ham;
@@ -210,16 +234,18 @@ static void report(const tally *t, int json, FILE *out) {
                      "\"compromised_locked\": %zu, \"false_locks\": %zu, "
                      "\"accounts_with_ham\": %zu, \"attack_messages\": %llu, "
                      "\"ham_messages\": %llu, \"ham_after_lock\": %llu, "
-                     "\"ham_after_lock_blocked\": %llu, \"unmatched\": %llu}\n",
+                     "\"ham_after_lock_blocked\": %llu, \"first_hop_senders\": %zu, "
+                     "\"first_hop_msgs_before_lock_max\": %u, \"unmatched\": %llu}\n",
                 med, p95, fl, rec, hb, nc, locked, false_locks, ham_accts,
                 (unsigned long long)t->attack, (unsigned long long)t->ham,
                 (unsigned long long)t->ham_after_lock,
-                (unsigned long long)t->ham_after_lock_blocked,
+                (unsigned long long)t->ham_after_lock_blocked, nseed, seed_max,
                 (unsigned long long)t->unmatched);
         return;
     }
     fprintf(out, "compromised senders        %zu (%zu locked)\n", nc, locked);
-    fprintf(out, "msgs before lock           median %u, p95 %u\n", med, p95);
+    fprintf(out, "msgs before lock           median %u, p95 %u; first hop (%zu "
+                 "accounts the phisher took over) at most %u\n", med, p95, nseed, seed_max);
     fprintf(out, "false locks                %zu of %zu accounts (%.4f %%)\n",
             false_locks, ham_accts, fl);
     fprintf(out, "attack recall              %.2f %% of %llu attack messages held\n", rec,

@@ -19,6 +19,7 @@ static const struct command {
     {"eval", sg_cmd_eval, "measure a model on labeled JSONL (ROC AUC, (1-ROCA)%, ...)"},
     {"urls", sg_cmd_urls, "find and judge the links in text (lookalikes, blocklists, lures)"},
     {"simulate", sg_cmd_simulate, "simulate a network under a worm-like phishing campaign"},
+    {"serve", sg_cmd_serve, "run the HTTP daemon (JSON API, /metrics) for IM servers"},
 };
 
 static void usage(FILE *f) {

@@ -30,8 +30,9 @@ typedef struct sg_serve_config {
     char *token;            /* bearer token; "" = no auth (loopback only) */
     char *store;            /* state store URI; "" = memory: or data_dir */
     char *data_dir;         /* LMDB state + learned model live here; "" */
-    char *model;            /* model file; "" = data_dir/model.bin or the
-                               default model */
+    char *model;            /* starting model; "" = the default model.
+                               data_dir/model.bin, once reports taught it,
+                               is loaded instead */
     long threads;           /* HTTP worker threads, 0 = one per core */
     long max_body_bytes;    /* largest request body; 4 MiB */
     long max_batch;         /* most messages in one batch; 1000 */
@@ -204,11 +205,12 @@ void sg_serve_error(sg_serve_resp *r, unsigned status, const char *fmt, ...)
 void sg_serve_api(sg_serve *s, const char *method, const char *path,
                   const char *body, size_t len, sg_serve_resp *r);
 
-/** Run the daemon until SIGTERM/SIGINT (serve.c).  cfg is taken over.
- *  config_path and overrides (key=value strings from the command line) are
- *  kept for SIGHUP reloads.  @return an exit code (EXIT_OK after a clean
- *  stop, EXIT_FATAL when it cannot start). */
-int sg_serve_run(sg_serve_config *cfg, const char *config_path,
-                 char **overrides, int noverrides);
+/** Run the daemon until SIGTERM/SIGINT (serve.c).  The config is built
+ *  from the defaults, the file config_path (may be NULL), $SPIMGUARD_TOKEN
+ *  and then the overrides ("key=value" strings from the command line), in
+ *  that order, at start and again on every SIGHUP.
+ *  @return an exit code (EXIT_OK after a clean stop, EXIT_USAGE for a bad
+ *          config, EXIT_FATAL when it cannot start). */
+int sg_serve_run(const char *config_path, char **overrides, int noverrides);
 
 #endif /* SG_CLI_SERVE_H */

@@ -35,7 +35,7 @@ static const struct key {
     {"data_dir", K_STR, O(data_dir), 0, 0, "", false,
      "directory for LMDB state (if no store) and the learned model"},
     {"model", K_STR, O(model), 0, 0, "", false,
-     "model file (default: DATA_DIR/model.bin, else the shipped model)"},
+     "starting model (default: shipped); DATA_DIR/model.bin wins once learned"},
     {"threads", K_INT, O(threads), 0, 256, "0", false,
      "HTTP worker threads; 0 = one per core"},
     {"max_body_bytes", K_INT, O(max_body_bytes), 1024, 268435456, "4194304",

@@ -160,9 +160,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         if (!q->too_big) return MHD_YES;
     }
     if (*data_size) {
+        /* A chunked body over the limit is read and dropped to its end:
+         * MHD takes no response in the middle of an upload. */
         req_append(q, data, *data_size);
         *data_size = 0;
-        if (!q->too_big) return MHD_YES;
+        return MHD_YES;
     }
     sg_serve_resp r = {0};
     dispatch(s, c, url, method, q, &r);
@@ -222,13 +224,13 @@ int sg_serve_http_start(sg_serve *s) {
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->mhd = MHD_start_daemon(
         flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, s->threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_END);
     if (!s->mhd) {
         sg_serve_log("cannot listen on %s port %ld (in use, or not an address of "

@@ -52,6 +52,7 @@ typedef struct out {
 static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(out *o, const char *fmt, ...) {
     if (o->oom) return;
+    if (!o->p && !(o->p = malloc(o->cap = 8192))) { o->oom = true; return; }
     for (;;) {
         va_list ap;
         va_start(ap, fmt);

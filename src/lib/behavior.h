@@ -123,7 +123,7 @@ typedef struct sg_behav_config {
     double rare_share;          /* a URL / an hour is "unusual" below this
                                    share of the account's messages; 0.03 */
     int64_t burst_gap_ms;       /* a fan-out burst ends after this silence;
-                                   30 min */
+                                   6 h (a slow worm is still one burst) */
     int64_t fanout_window_ms;   /* distinct-recipient window; 1 h */
     double rate_per_min;        /* token bucket refill, messages/min; 20 */
     double rate_burst;          /* token bucket size, messages; 60 */
@@ -188,6 +188,7 @@ typedef struct sg_group_count {
 typedef struct sg_campaign_msg {
     const char *from, *to;
     uint64_t cluster;          /* fingerprint cluster, 0 = none */
+    bool cluster_new;          /* the cluster was opened by this message */
     const char *domains[4];    /* eligible landing registrable domains */
     const char *urls[4];       /* the URLs they came from */
     size_t ndomains;

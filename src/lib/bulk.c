@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 typedef struct bulk_state {
@@ -47,7 +48,7 @@ void sg__behav_config_default(sg_behav_config *c) {
         .profile_min_msgs = 10,
         .profile_min_age_ms = 2 * day,
         .rare_share = 0.03,
-        .burst_gap_ms = 30 * min,
+        .burst_gap_ms = 6 * hour,
         .fanout_window_ms = hour,
         .rate_per_min = 20,
         .rate_burst = 60,
@@ -120,27 +121,42 @@ static int store_err(int rc) {
 
 /* ------------------------------------------------------------ clusters */
 
+/* A band key's value: the cluster it points to and when it was written. */
+typedef struct band_val {
+    uint64_t cluster;
+    int64_t written_ms;
+} band_val;
+
 /* Cluster id of a fingerprint: the id any of its bands already points to
- * (first in band order), else its first band key; then every band points
- * to it for fp_ttl_ms more.  Variants thus join the cluster of the first
- * message they resemble, and the id never changes while the cluster lives. */
+ * (first in band order), else (*is_new) its first band key; then every band
+ * points
+ * to it for fp_ttl_ms more (bands already pointing there and written in the
+ * last quarter of the TTL are left alone, to save writes).  Variants thus
+ * join the cluster of the first message they resemble, and the id never
+ * changes while the cluster lives. */
 static int assign_cluster(sg_store *st, const sg_behav_config *cfg,
                           const sg_fingerprint *fp, int64_t now,
-                          uint64_t *cluster) {
-    char key[4 + 17];
-    uint64_t id = 0, v;
-    size_t vlen;
-    memcpy(key, "fpb:", 4);
-    for (int b = 0; b < SG_FP_BANDS && !id; b++) {
-        sg__behav_hex64(fp->band[b], key + 4);
-        int rc = sg__store_get(st, key, 20, &v, sizeof v, &vlen, now);
-        if (rc == SG_OK && vlen == sizeof v) id = v;
-        else if (rc != SG_OK && rc != SG_ENOTFOUND) return store_err(rc);
+                          uint64_t *cluster, bool *is_new) {
+    char key[SG_FP_BANDS][4 + 17];
+    band_val v[SG_FP_BANDS];
+    uint64_t id = 0;
+    for (int b = 0; b < SG_FP_BANDS; b++) {
+        memcpy(key[b], "fpb:", 4);
+        sg__behav_hex64(fp->band[b], key[b] + 4);
+        size_t vlen = 0;
+        int rc = sg__store_get(st, key[b], 20, &v[b], sizeof v[b], &vlen, now);
+        if (rc == SG_OK && vlen != sizeof v[b]) rc = SG_ENOTFOUND;
+        if (rc == SG_ENOTFOUND) v[b].cluster = 0;
+        else if (rc) return store_err(rc);
+        if (!id) id = v[b].cluster;
     }
+    *is_new = !id;
     if (!id) id = fp->band[0];
     for (int b = 0; b < SG_FP_BANDS; b++) {
-        sg__behav_hex64(fp->band[b], key + 4);
-        int rc = sg__store_put(st, key, 20, &id, sizeof id,
+        if (v[b].cluster == id && now - v[b].written_ms < cfg->fp_ttl_ms / 4)
+            continue;
+        band_val nv = {id, now};
+        int rc = sg__store_put(st, key[b], 20, &nv, sizeof nv,
                                now + cfg->fp_ttl_ms, now);
         if (rc) return store_err(rc);
     }
@@ -178,13 +194,15 @@ typedef struct bulk_count {
 } bulk_count;
 
 static int count_window(sg_store *st, const sg_behav_config *cfg, uint64_t id,
-                        const sg_behav_msg *rec, int64_t now, bulk_count *out) {
+                        bool is_new, const sg_behav_msg *rec, int64_t now,
+                        bulk_count *out) {
     char key[4 + 17];
     memcpy(key, "fpw:", 4);
     sg__behav_hex64(id, key + 4);
     bulk_win w;
     size_t vlen = 0;
-    int rc = sg__store_get(st, key, 20, &w, sizeof w, &vlen, now);
+    int rc = is_new ? SG_ENOTFOUND /* a new cluster has no counts yet */
+                    : sg__store_get(st, key, 20, &w, sizeof w, &vlen, now);
     if (rc == SG_ENOTFOUND || (rc == SG_OK && vlen != sizeof w))
         memset(&w, 0, sizeof w);
     else if (rc) return store_err(rc);
@@ -248,11 +266,14 @@ static int build_record(bulk_state *bs, sg_ctx *c) {
     const sg_urlset *urls = sg__ctx_urls(c);
     rec->has_url = urls->n > 0;
     int rc = sg__fingerprint(c->norm.text, c->norm.len, &rec->fp);
+    bool is_new = false;
     if (!rc && rec->fp.valid)
-        rc = assign_cluster(st, &bs->cfg, &rec->fp, c->now_ms, &rec->cluster);
+        rc = assign_cluster(st, &bs->cfg, &rec->fp, c->now_ms, &rec->cluster,
+                            &is_new);
     bulk_count n = {0};
     if (!rc && rec->cluster)
-        rc = count_window(st, &bs->cfg, rec->cluster, rec, c->now_ms, &n);
+        rc = count_window(st, &bs->cfg, rec->cluster, is_new, rec, c->now_ms,
+                          &n);
     rec->senders = n.senders, rec->recipients = n.recipients, rec->msgs = n.msgs;
     sg_campaign_msg m;
     campaign_input(c, rec, &m);
@@ -260,11 +281,13 @@ static int build_record(bulk_state *bs, sg_ctx *c) {
         uint64_t d = XXH3_64bits_withSeed(m.domains[0], strlen(m.domains[0]),
                                           0x646f6d); /* "dom" */
         rec->domain_hash = (uint32_t)d;
-        rc = count_window(st, &bs->cfg, d ? d : 1, rec, c->now_ms, &n);
+        rc = count_window(st, &bs->cfg, d ? d : 1, false, rec, c->now_ms, &n);
         rec->domain_group = (sg_group_count){d ? d : 1, n.senders, n.recipients};
         m.domain_group = rec->domain_group;
     }
-    if (!rc && (rec->cluster || m.ndomains))
+    m.cluster_new = is_new;
+    /* a text never seen before, without links, can be in no campaign yet */
+    if (!rc && ((rec->cluster && !is_new) || m.ndomains || m.has_url))
         rc = sg__campaign_observe(st, &bs->cfg, &m, &rec->camp);
     if (!rc && rec->camp.id[0]) rc = sg__ctx_set_campaign(c, rec->camp.id);
     return rc;

@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 /* The campaign record, key "camp:<id>", 96 bytes. */
@@ -52,7 +53,7 @@ static int lookup(sg_store *st, const sg_campaign_msg *m, char *id) {
     char key[SG_BEHAV_KEY_CAP];
     char hex[17];
     int rc = SG_ENOTFOUND;
-    if (m->cluster) {
+    if (m->cluster && !m->cluster_new) {
         sg__behav_hex64(m->cluster, hex);
         size_t kl = (size_t)snprintf(key, sizeof key, "cmap:f:%s", hex);
         rc = get_str(st, key, kl, id, SG_CAMPAIGN_ID_LEN, m->now_ms);

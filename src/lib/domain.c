@@ -165,14 +165,17 @@ bool sg__domain_ip_private(const char *host) {
 /* ------------------------------------------------------------ names */
 
 /* LDH rules on an ASCII lower-case host: labels 1..63 bytes of [a-z0-9-],
- * no leading or trailing hyphen (RFC 1035, RFC 5891 4.2.3.1). */
-static bool ldh_valid(const char *s, size_t n, bool *has_xn) {
+ * no leading or trailing hyphen (RFC 1035, RFC 5891 4.2.3.1); with
+ * `underscore`, '_' is accepted below the top-level label, as browsers do
+ * (att_sign_in.example.com). */
+static bool ldh_valid(const char *s, size_t n, bool underscore, bool *has_xn) {
     size_t start = 0;
     *has_xn = false;
     for (size_t i = 0; i <= n; i++) {
         if (i < n && s[i] != '.') {
             char c = s[i];
-            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                  (c == '_' && underscore && memchr(s + i, '.', n - i))))
                 return false;
             continue;
         }
@@ -216,7 +219,8 @@ static int idna_to_unicode(const sg_domain *d, sg_host *h) {
 }
 
 /* Fill h->ascii / h->unicode for a name (not an IP). */
-static int host_forms(const sg_domain *d, const char *s, size_t n, sg_host *h) {
+static int host_forms(const sg_domain *d, const char *s, size_t n, bool scheme,
+                      sg_host *h) {
     bool ascii = true, has_xn;
     for (size_t i = 0; i < n && ascii; i++) ascii = !((unsigned char)s[i] & 0x80);
     if (ascii) {
@@ -225,7 +229,7 @@ static int host_forms(const sg_domain *d, const char *s, size_t n, sg_host *h) {
             h->ascii[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
         h->ascii[n] = '\0';
         h->ascii_len = n;
-        if (!ldh_valid(h->ascii, n, &has_xn)) return SG_EINVAL;
+        if (!ldh_valid(h->ascii, n, scheme, &has_xn)) return SG_EINVAL;
         h->punycode = has_xn;
         if (!has_xn) {
             memcpy(h->unicode, h->ascii, n + 1);
@@ -235,7 +239,7 @@ static int host_forms(const sg_domain *d, const char *s, size_t n, sg_host *h) {
         return idna_to_unicode(d, h);
     }
     int rc = idna_to_ascii(d, s, n, h);
-    if (!rc && !ldh_valid(h->ascii, h->ascii_len, &has_xn)) rc = SG_EINVAL;
+    if (!rc && !ldh_valid(h->ascii, h->ascii_len, false, &has_xn)) rc = SG_EINVAL;
     if (!rc) rc = idna_to_unicode(d, h);
     return rc;
 }
@@ -283,7 +287,7 @@ int sg__domain_host(const sg_domain *d, const char *s, size_t n,
     if (!n || n >= SG_HOST_UMAX) return SG_EINVAL;
     if (memchr(s, ':', n)) return ip_host(s, n, scheme, h);
     if (all_numeric_labels(s, n)) return ip_host(s, n, scheme, h);
-    int rc = host_forms(d, s, n, h);
+    int rc = host_forms(d, s, n, scheme, h);
     if (rc) return rc;
     if (all_numeric_labels(h->ascii, h->ascii_len)) /* full-width digits */
         return ip_host(h->ascii, h->ascii_len, scheme, h);

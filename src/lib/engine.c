@@ -285,20 +285,30 @@ static int run_detectors(sg_engine *eng, sg_ctx *c) {
     return SG_OK;
 }
 
+/* Everything one message writes to the store commits together, and only
+ * when its verdict exists: a failed check leaves the state as it was. */
 int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
     if (!eng || !msg || !out) return SG_EINVAL;
     *out = NULL;
     sg_ctx c;
+    sg_verdict *v = NULL;
     int rc = sg__ctx_init(eng, msg, &c);
     if (rc) return rc;
-    if (eng->store->ops->begin) eng->store->ops->begin(eng->store);
-    rc = run_detectors(eng, &c);
-    if (eng->store->ops->commit) {
-        int crc = eng->store->ops->commit(eng->store);
-        if (!rc && crc) rc = sg__set_error(eng, crc, "store commit failed");
+    if ((rc = sg__store_begin(eng->store))) {
+        sg__ctx_free(&c);
+        return sg__set_error(eng, rc, "store: %s", sg__store_errmsg(eng->store));
     }
-    if (!rc) rc = sg__policy_decide(&c, out);
+    rc = run_detectors(eng, &c);
+    if (!rc) rc = sg__policy_decide(&c, &v);
+    if (rc) {
+        sg__store_abort(eng->store);
+    } else if ((rc = sg__store_commit(eng->store))) {
+        sg__set_error(eng, rc, "store commit failed: %s", sg__store_errmsg(eng->store));
+        sg_verdict_free(v);
+        v = NULL;
+    }
     sg__ctx_free(&c);
+    *out = v;
     return rc;
 }
 

@@ -378,8 +378,13 @@ static int add_brand_entry(void *ud, const char *e, size_t n, size_t lineno) {
     sg_brand *b = &l->brands[l->nbrands];
     *b = (sg_brand){dom, dom + h.reg_off, (uint32_t)lineno};
     l->nbrands++;
-    return sg__strmap_put(&l->own, b->registrable, strlen(b->registrable),
-                          (uint32_t)(l->nbrands - 1), false);
+    const char *dot = strchr(b->registrable, '.');
+    int rc = sg__strmap_put(&l->brand_label, b->registrable,
+                            (size_t)(dot - b->registrable), (uint32_t)lineno,
+                            false);
+    return rc ? rc : sg__strmap_put(&l->own, b->registrable,
+                                    strlen(b->registrable),
+                                    (uint32_t)(l->nbrands - 1), false);
 }
 
 /* Read one file into `set` (or the brands); shipped = look it up with
@@ -479,6 +484,7 @@ void sg__lists_free(sg_urllists *l) {
     sg__free(l->brands);
     sg__strmap_free(&l->own);
     sg__strmap_free(&l->own_label);
+    sg__strmap_free(&l->brand_label);
     sg__strmap_free(&l->allow);
     sg__strmap_free(&l->shorteners);
     sg__strmap_free(&l->block_dom);

@@ -11,6 +11,7 @@
  */
 #include "urls.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unicode/utf8.h>
@@ -34,22 +35,35 @@ typedef struct blabel {
 struct sg_brandidx {
     blabel *v;
     size_t n;
+    uint64_t label_lens;  /* bit k: some brand label has k bytes */
+    uint64_t fold_lens;   /* bit k: some brand fold (>= EDIT_MIN) has k bytes */
     sg_strmap by_label, by_fold, by_del, domains;
     uint32_t *del_lab, *del_next; /* chains of the deletion index */
     size_t ndel, capdel;
 };
 
-/* Host words that phishing domains put beside a brand.  Chosen from the
- * PhishTank hosts (login, secure, verify, account ...). */
-static const char *const lure_words[] = {
-    "login", "logon", "signin", "sign", "secure", "security", "verify",
-    "verification", "verif", "account", "accounts", "support", "update",
-    "updates", "confirm", "confirmation", "auth", "authentication", "billing",
-    "service", "services", "help", "helpdesk", "recovery", "recover",
-    "unlock", "reactivate", "validate", "validation", "wallet", "password",
-    "webscr", "customer", "official", "online", "app", "apps", "portal",
-    "access", "restore", "unblock", "alert", "alerts", "notice", "id",
-    "connect", "claim", "reward", "rewards", "gift", "airdrop", "team", NULL};
+/* Host words that phishing domains put beside a brand (lure = 1), chosen
+ * from the PhishTank hosts (login, secure, verify, account ...), and words
+ * that are only glued to a brand (lure = 0: mynetflix, outlookwebappinfo). */
+typedef struct word { const char *s; uint8_t len, lure; } word;
+#define LW(s) {s, sizeof s - 1, 1}
+#define GW(s) {s, sizeof s - 1, 0}
+static const word words[] = {
+    LW("login"), LW("logon"), LW("signin"), LW("sign"), LW("secure"),
+    LW("security"), LW("verify"), LW("verification"), LW("verif"),
+    LW("account"), LW("accounts"), LW("support"), LW("update"),
+    LW("updates"), LW("confirm"), LW("confirmation"), LW("auth"),
+    LW("authentication"), LW("billing"), LW("service"), LW("services"),
+    LW("help"), LW("helpdesk"), LW("recovery"), LW("recover"), LW("unlock"),
+    LW("reactivate"), LW("validate"), LW("validation"), LW("wallet"),
+    LW("password"), LW("webscr"), LW("customer"), LW("official"),
+    LW("online"), LW("app"), LW("apps"), LW("portal"), LW("access"),
+    LW("restore"), LW("unblock"), LW("alert"), LW("alerts"), LW("notice"),
+    LW("id"), LW("connect"), LW("claim"), LW("reward"), LW("rewards"),
+    LW("gift"), LW("airdrop"), LW("team"),
+    GW("my"), GW("web"), GW("info"), GW("mail"), GW("page"), GW("pages"),
+    GW("center"), GW("centre"), GW("com"), GW("net"), GW("org"), GW("get")};
+#define NWORDS (sizeof words / sizeof words[0])
 
 const char *sg__match_name(sg_match m) {
     switch (m) {
@@ -217,6 +231,8 @@ static int add_label(sg_brandidx *x, const sg_domain *d, const char *label,
     e->cps = count_cps(label, len);
     e->brand = bi;
     *lab = (uint32_t)x->n++;
+    x->label_lens |= 1ull << (len & 63);
+    if (e->cps >= EDIT_MIN) x->fold_lens |= 1ull << (f.fold_len & 63);
     if ((rc = sg__strmap_put(&x->by_label, label, len, *lab, false)) ||
         (rc = sg__strmap_put(&x->by_fold, e->fold, f.fold_len, *lab, false)))
         return rc;
@@ -282,6 +298,9 @@ typedef struct cand_match {
 static bool match_edit(const sg_brandidx *x, const forms *f, uint32_t *lab) {
     char tmp[FORM_MAX];
     size_t n = f->fold_len;
+    uint64_t near = (1ull << (n & 63)) | (1ull << ((n + 1) & 63)) |
+                    (n ? 1ull << ((n - 1) & 63) : 0);
+    if (n >= 63 || !(x->fold_lens & near)) return false; /* no brand that long */
     for (size_t i = 0; i <= n;) {
         size_t l = 0;
         const char *key = f->fold;
@@ -315,7 +334,7 @@ static cand_match match_candidate(const sg_domain *d, const sg_brandidx *x,
                                   const char *c, size_t n, bool allow_edit) {
     cand_match r = {SG_MATCH_NONE, false, 0};
     if (!n || n >= LABEL_MAX) return r;
-    if (sg__strmap_get(&x->by_label, c, n, &r.lab)) {
+    if ((x->label_lens & (1ull << n)) && sg__strmap_get(&x->by_label, c, n, &r.lab)) {
         r.match = SG_MATCH_TOKEN;
         r.literal = true;
         return r;
@@ -335,18 +354,53 @@ static cand_match match_candidate(const sg_domain *d, const sg_brandidx *x,
     return r;
 }
 
-static bool in_list(const char *const *list, const char *s, size_t n) {
-    for (int k = 0; list[k]; k++)
-        if (strlen(list[k]) == n && !memcmp(list[k], s, n)) return true;
+static bool is_lure_word(const char *s, size_t n) {
+    for (size_t k = 0; k < NWORDS; k++)
+        if (words[k].lure && words[k].len == n && words[k].s[0] == s[0] &&
+            !memcmp(words[k].s, s, n))
+            return true;
     return false;
 }
 
-static bool is_lure_word(const char *s, size_t n) { return in_list(lure_words, s, n); }
+/* Words of the table by first / last byte (index lists end with 0xFF). */
+static uint8_t by_first[256][16], by_last[256][16];
+static pthread_once_t ends_once = PTHREAD_ONCE_INIT;
+static void ends_init(void) {
+    memset(by_first, 0xFF, sizeof by_first);
+    memset(by_last, 0xFF, sizeof by_last);
+    for (size_t k = 0; k < NWORDS; k++) {
+        uint8_t *f = by_first[(unsigned char)words[k].s[0]];
+        uint8_t *l = by_last[(unsigned char)words[k].s[words[k].len - 1]];
+        while (*f != 0xFF) f++;
+        while (*l != 0xFF) l++;
+        *f = (uint8_t)k;
+        *l = (uint8_t)k;
+    }
+}
 
-/* Words glued to a brand without a hyphen (mynetflix, outlookwebappinfo):
- * the lure words plus a few that never stand alone as lures. */
-static const char *const glue_extra[] = {"my", "web", "info", "mail", "page",
-    "pages", "center", "centre", "com", "net", "org", "get", NULL};
+/* A word of the table (lure words, plus glue words with `extra`) ends at
+ * s[i] (fwd: starts at s[i]); calls back with its length. */
+static bool word_at(const char *s, size_t n, size_t i, bool fwd, bool extra,
+                    bool *reach) {
+    pthread_once(&ends_once, ends_init);
+    if (fwd ? i >= n : i == 0) return false;
+    const uint8_t *cand = fwd ? by_first[(unsigned char)s[i]]
+                              : by_last[(unsigned char)s[i - 1]];
+    bool any = false;
+    for (; *cand != 0xFF; cand++) {
+        const word *w = &words[*cand];
+        if (!w->lure && !extra) continue;
+        if (fwd) {
+            if (i + w->len > n || memcmp(s + i, w->s, w->len)) continue;
+            if (reach) reach[i + w->len] = true;
+        } else {
+            if (w->len > i || memcmp(s + i - w->len, w->s, w->len)) continue;
+            if (reach) reach[i - w->len] = true;
+        }
+        any = true;
+    }
+    return any;
+}
 
 /* Positions of s reachable by gluing lure words (and, with `extra`, the
  * glue words) from the front (fwd) or from the back (!fwd): reach[i] for
@@ -355,18 +409,9 @@ static void lure_reach(const char *s, size_t n, bool fwd, bool extra,
                        bool *reach) {
     memset(reach, 0, (n + 1) * sizeof *reach);
     reach[fwd ? 0 : n] = true;
-    const char *const *lists[2] = {lure_words, glue_extra};
     for (size_t step = 0; step <= n; step++) {
         size_t i = fwd ? step : n - step;
-        if (!reach[i]) continue;
-        for (int li = 0; li < (extra ? 2 : 1); li++)
-            for (int k = 0; lists[li][k]; k++) {
-                size_t wl = strlen(lists[li][k]);
-                if (fwd && i + wl <= n && !memcmp(s + i, lists[li][k], wl))
-                    reach[i + wl] = true;
-                if (!fwd && wl <= i && !memcmp(s + i - wl, lists[li][k], wl))
-                    reach[i - wl] = true;
-            }
+        if (reach[i]) word_at(s, n, i, fwd, extra, reach);
     }
 }
 
@@ -380,9 +425,8 @@ typedef struct hostview {
     size_t n;               /* labels */
     size_t reg;             /* index of the registrable label */
     bool lure;              /* a label or `-` token is a lure word */
-    bool sfx_after[MAX_LABELS]; /* subdomain label i is followed by labels
-                                   that form a public suffix (paypal.co.uk.
-                                   evil.example) or by "com-..." */
+    int8_t sfx[MAX_LABELS]; /* suffix_follows(i), -1 = not computed yet */
+    const sg_domain *d;
 } hostview;
 
 static size_t split_labels(const char *s, span *out) {
@@ -430,6 +474,12 @@ static bool suffix_follows(const sg_domain *d, const hostview *v, size_t i) {
            sg__domain_is_suffix(d, start, k);
 }
 
+/* suffix_follows(i), computed once per label when first asked. */
+static bool sfx_after(hostview *v, size_t i) {
+    if (v->sfx[i] < 0) v->sfx[i] = suffix_follows(v->d, v, i);
+    return v->sfx[i];
+}
+
 static bool make_view(const sg_domain *d, const sg_host *h, hostview *v) {
     if (h->reg_off == SIZE_MAX) return false;
     v->n = split_labels(h->unicode, v->lab);
@@ -440,7 +490,8 @@ static bool make_view(const sg_domain *d, const sg_host *h, hostview *v) {
     if (nreg > v->n) return false;
     v->reg = v->n - nreg;
     v->lure = host_has_lure(v);
-    for (size_t i = 0; i < v->reg; i++) v->sfx_after[i] = suffix_follows(d, v, i);
+    memset(v->sfx, -1, sizeof v->sfx);
+    v->d = d;
     return true;
 }
 
@@ -485,7 +536,7 @@ typedef struct place {
 } place;
 
 /* Decide what a candidate match means at this place of the host. */
-static void judge(const sg_brandidx *x, const hostview *v, sg_lookalike *res,
+static void judge(const sg_brandidx *x, hostview *v, sg_lookalike *res,
                   place at, const char *c, size_t n, cand_match m) {
     if (m.match == SG_MATCH_NONE) return;
     const blabel *b = &x->v[m.lab];
@@ -506,7 +557,7 @@ static void judge(const sg_brandidx *x, const hostview *v, sg_lookalike *res,
     if (shortb && sub && !lure) return;
     /* a typo in a subdomain label: only for long brands or when a public
      * suffix follows (amaozn.co.jp.evil.example; not webchat.freenode.net) */
-    if (sub && m.match == SG_MATCH_EDIT && b->cps < 7 && !v->sfx_after[at.i])
+    if (sub && m.match == SG_MATCH_EDIT && b->cps < 7 && !sfx_after(v, at.i))
         return;
     record(x, slot, m.match, sub, m.lab, c, n);
 }
@@ -515,11 +566,13 @@ static void judge(const sg_brandidx *x, const hostview *v, sg_lookalike *res,
  * metamaskapp, mynetflix; a short brand only beside lure words proper
  * (hsbcsecurity, not zoominfo).  Literal / skeleton / visual matches. */
 static void scan_glued(const sg_domain *d, const sg_brandidx *x,
-                       const hostview *v, place at, const char *p, size_t n,
+                       hostview *v, place at, const char *p, size_t n,
                        sg_lookalike *res) {
     bool front[LABEL_MAX + 1], back[LABEL_MAX + 1];
     bool lfront[LABEL_MAX + 1], lback[LABEL_MAX + 1];
     if (n < 5 || n > LABEL_MAX - 1) return;
+    if (!word_at(p, n, 0, true, true, NULL) && !word_at(p, n, n, false, true, NULL))
+        return; /* no word glued at either end: the common case */
     lure_reach(p, n, true, true, front);
     lure_reach(p, n, false, true, back);
     lure_reach(p, n, true, false, lfront);
@@ -541,11 +594,12 @@ static void scan_glued(const sg_domain *d, const sg_brandidx *x,
 
 /* A long brand label (>= 7 code points) as the start or the end of a label
  * or token: pembatalanfacebook, allegrolokalnie.  Literal only. */
-static void scan_affix(const sg_brandidx *x, const hostview *v, place at,
+static void scan_affix(const sg_brandidx *x, hostview *v, place at,
                        const char *p, size_t n, sg_lookalike *res) {
     uint32_t lab;
     at.whole = false;
     for (size_t k = AFFIX_MIN; k + 2 <= n && k < LABEL_MAX; k++) {
+        if (!(x->label_lens & (1ull << k))) continue;
         if (sg__strmap_get(&x->by_label, p, k, &lab) && x->v[lab].cps >= AFFIX_MIN)
             judge(x, v, res, at, p, k, (cand_match){SG_MATCH_TOKEN, true, lab});
         if (sg__strmap_get(&x->by_label, p + n - k, k, &lab) &&
@@ -557,7 +611,7 @@ static void scan_affix(const sg_brandidx *x, const hostview *v, place at,
 /* Letter runs of a label with digits (metamask2x, paypal2024-login):
  * runs of >= 3 ASCII letters, literal / skeleton / visual matches only. */
 static void scan_letter_runs(const sg_domain *d, const sg_brandidx *x,
-                             const hostview *v, place at, sg_lookalike *res) {
+                             hostview *v, place at, sg_lookalike *res) {
     const char *p = v->lab[at.i].p;
     size_t n = v->lab[at.i].n, a = 0;
     bool digits = false;
@@ -578,7 +632,7 @@ static void scan_letter_runs(const sg_domain *d, const sg_brandidx *x,
 /* One label or `-` token: compared whole, then with glued words removed,
  * then for a long brand at its start or end. */
 static void scan_piece(const sg_domain *d, const sg_brandidx *x,
-                       const hostview *v, place at, const char *p, size_t n,
+                       hostview *v, place at, const char *p, size_t n,
                        sg_lookalike *res) {
     judge(x, v, res, at, p, n, match_candidate(d, x, p, n, true));
     scan_glued(d, x, v, at, p, n, res);
@@ -587,7 +641,7 @@ static void scan_piece(const sg_domain *d, const sg_brandidx *x,
 
 /* Label i, its `-` tokens, its letter runs. */
 static void scan_label(const sg_domain *d, const sg_brandidx *x,
-                       const hostview *v, size_t i, sg_lookalike *res) {
+                       hostview *v, size_t i, sg_lookalike *res) {
     const char *p = v->lab[i].p, *end = p + v->lab[i].n;
     if (v->lab[i].n == 3 && !memcmp(p, "www", 3)) return;
     scan_piece(d, x, v, (place){i, true, false}, p, v->lab[i].n, res);
@@ -609,7 +663,7 @@ static bool brand_at_ends(const sg_brandidx *x, const char *p, size_t n,
                           uint32_t *lab) {
     if (sg__strmap_get(&x->by_label, p, n, lab)) return true;
     for (size_t k = 3; k < n && k < LABEL_MAX; k++)
-        if ((sg__strmap_get(&x->by_label, p, k, lab) ||
+        if ((x->label_lens & (1ull << k)) && (sg__strmap_get(&x->by_label, p, k, lab) ||
              sg__strmap_get(&x->by_label, p + n - k, k, lab)) &&
             x->v[*lab].cps >= 3)
             return true;
@@ -619,12 +673,12 @@ static bool brand_at_ends(const sg_brandidx *x, const char *p, size_t n,
 /* A brand's domain inside the subdomain: paypal.com.evil.example,
  * hsbc.co.uk.evil.example, ebay.com-item-1234.evil.example,
  * ebaybuy.com.evil.example. */
-static void scan_brand_domain(const sg_brandidx *x, const hostview *v,
+static void scan_brand_domain(const sg_brandidx *x, hostview *v,
                               sg_lookalike *res) {
     char buf[SG_HOST_MAX];
     for (size_t i = 0; i + 1 < v->reg; i++) {
         uint32_t lab;
-        if (v->sfx_after[i] && brand_at_ends(x, v->lab[i].p, v->lab[i].n, &lab)) {
+        if (sfx_after(v, i) && brand_at_ends(x, v->lab[i].p, v->lab[i].n, &lab)) {
             record(x, &res[1], SG_MATCH_TOKEN, true, lab, v->lab[i].p, v->lab[i].n);
             return;
         }

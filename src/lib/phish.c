@@ -8,6 +8,7 @@
  * findings into weighted signals with readable details.  Extraction is
  * urls.c's, host analysis domain.c's, brand matching lookalike.c's.
  */
+#define _GNU_SOURCE
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "urls.h"
 
@@ -77,6 +78,13 @@ static const char lure_re[] =
     "|\\benter\\s+(?:(?:your|the|ur)\\s+)?(?:[\\w-]+\\s+){0,2}?(?:password"
     "|passcode|code|pin|otp|credentials|login|2fa|seed|recovery\\s+phrase)\\b"
     "|\\b(?:seed|recovery|secret)\\s+phrase\\b"
+    /* threatens the account, active voice: "X locked your account" */
+    "|\\b(?:locked|suspended|closed|disabled|limited|restricted|deactivated"
+    "|blocked|froze|frozen|terminated|banned)\\s+(?:your|ur)\\s+"
+    "(?:[\\w-]+\\s+){0,2}?account\\b"
+    /* asks to verify with no object: "verify here", "confirm now" */
+    "|\\b(?:verify|confirm|validate|authenticate)\\s+(?:here|now|below|"
+    "immediately|within|via|through|by\\s+clicking|at\\s+the\\s+link)\\b"
     /* threatens the account */
     "|\\byour\\s+(?:[\\w-]+\\s+){0,2}?account\\s+(?:has\\s+been|will\\s+be"
     "|is|was|may\\s+be|has|got|is\\s+being)\\s+(?:[\\w-]+\\s+){0,2}?"
@@ -187,12 +195,23 @@ static void judge_lookalike(const sg_urls *st, const sg_url *u, const sg_host *h
     size_t k = sg__lookalike_find(st->dom, st->lists, h, la);
     for (size_t i = 0; i < k; i++) {
         const char *brand = st->lists->brands[la[i].brand].domain;
-        const char *how = la[i].match == SG_MATCH_VISUAL && la[i].swap[0]
-                              ? la[i].swap : sg__match_name(la[i].match);
+        char how[96];
+        switch (la[i].match) {
+        case SG_MATCH_VISUAL:
+            snprintf(how, sizeof how, "%s", la[i].swap[0] ? la[i].swap : "visual swap");
+            break;
+        case SG_MATCH_SKELETON:
+            snprintf(how, sizeof how, "same UTS #39 skeleton");
+            break;
+        case SG_MATCH_EDIT:
+            snprintf(how, sizeof how, "edit distance 1: \"%s\"", la[i].label);
+            break;
+        default:
+            snprintf(how, sizeof how, "brand token \"%s\"", la[i].label);
+        }
         if (la[i].in_subdomain)
             add(out, cap, n, SG_FIND_BRAND_IN_SUBDOMAIN, la[i].match, brand,
-                "%s carries %s in a subdomain (%s \"%s\")", u->host_unicode,
-                brand, how, la[i].label);
+                "%s carries %s in a subdomain (%s)", u->host_unicode, brand, how);
         else
             add(out, cap, n, SG_FIND_LOOKALIKE_DOMAIN, la[i].match, brand,
                 "%s looks like %s (%s)", u->host_unicode, brand, how);
@@ -242,6 +261,21 @@ static bool blocklisted(const sg_urls *st, const sg_url *u, const char **what) {
     return false;
 }
 
+/* The analysed host of an extracted URL, without analysing it again. */
+static bool host_of(const sg_url *u, sg_host *h) {
+    size_t al = strlen(u->host), ul = strlen(u->host_unicode);
+    size_t rl = u->registrable ? strlen(u->registrable) : 0;
+    if (al >= SG_HOST_MAX || ul >= SG_HOST_UMAX || rl > al) return false;
+    memcpy(h->ascii, u->host, al + 1);
+    memcpy(h->unicode, u->host_unicode, ul + 1);
+    h->ascii_len = al;
+    h->unicode_len = ul;
+    h->reg_off = u->registrable ? al - rl : SIZE_MAX;
+    h->is_ip = u->flags & SG_URL_IP;
+    h->punycode = false;
+    return true;
+}
+
 size_t sg__urls_judge(const sg_urls *st, const sg_url *u, sg_urlfinding *out,
                       size_t cap) {
     size_t n = 0;
@@ -266,11 +300,8 @@ size_t sg__urls_judge(const sg_urls *st, const sg_url *u, sg_urlfinding *out,
         add(out, cap, &n, SG_FIND_PUNYCODE_HOST, SG_MATCH_NONE, NULL,
             "%s is written in punycode (%s)", u->host, u->host_unicode);
     judge_scripts(st, u, out, cap, &n);
-    sg_host *h = sg__malloc(sizeof *h);
-    if (!h) return n;
-    if (!sg__domain_host(st->dom, u->host, strlen(u->host), SG_HOST_SCHEME, h))
-        judge_lookalike(st, u, h, out, cap, &n);
-    sg__free(h);
+    sg_host h;
+    if (host_of(u, &h)) judge_lookalike(st, u, &h, out, cap, &n);
     return n;
 }
 
@@ -290,15 +321,15 @@ static size_t claimed_groups(const sg_urls *st, const char *s, size_t n,
         while (i < n && !word_char(s[i])) i++;
         size_t w = i;
         while (i < n && word_char(s[i])) i++;
-        if (i - w < 3) continue;
-        for (size_t b = 0; b < l->nbrands; b++) {
-            const char *lab = l->brands[b].registrable, *dot = strchr(lab, '.');
-            size_t ll = dot ? (size_t)(dot - lab) : strlen(lab);
-            if (ll != i - w || strncasecmp(lab, s + w, ll)) continue;
-            bool dup = false;
-            for (size_t j = 0; j < k; j++) dup |= g[j] == l->brands[b].group;
-            if (!dup && k < cap) g[k++] = l->brands[b].group;
-        }
+        if (i - w < 3 || i - w > 63) continue;
+        char low[64];
+        for (size_t j = w; j < i; j++)
+            low[j - w] = (s[j] >= 'A' && s[j] <= 'Z') ? (char)(s[j] + 32) : s[j];
+        uint32_t grp;
+        if (!sg__strmap_get(&l->brand_label, low, i - w, &grp)) continue;
+        bool dup = false;
+        for (size_t j = 0; j < k; j++) dup |= g[j] == grp;
+        if (!dup) g[k++] = grp;
     }
     return k;
 }
@@ -311,6 +342,24 @@ static bool trusted_for(const sg_urls *st, const sg_url *u, const uint32_t *g,
     return sg__strmap_has_domain(&st->lists->allow, u->host, NULL, NULL);
 }
 
+/* Brand groups named in the text outside its links ("PayPal: confirm at
+ * login.live.com" names PayPal, not Microsoft). */
+static size_t named_groups(const sg_urls *st, const char *text, size_t n,
+                           const sg_urlset *urls, uint32_t *g, size_t cap) {
+    char *copy = sg__malloc(n + 1);
+    if (!copy) return 0;
+    memcpy(copy, text, n);
+    copy[n] = '\0';
+    for (size_t i = 0; i < urls->n; i++) {
+        size_t ul = strlen(urls->v[i].url);
+        for (char *p = copy; ul && (p = strcasestr(p, urls->v[i].url)); p += ul)
+            memset(p, ' ', ul);
+    }
+    size_t k = claimed_groups(st, copy, n, g, cap);
+    sg__free(copy);
+    return k;
+}
+
 bool sg__urls_lure(const sg_urls *st, const char *text, size_t n,
                    const sg_urlset *urls, size_t *which, bool *named,
                    char *phrase, size_t cap) {
@@ -318,7 +367,7 @@ bool sg__urls_lure(const sg_urls *st, const char *text, size_t n,
         !lure_match(st->lure, text, n, phrase, cap))
         return false;
     uint32_t g[8];
-    size_t ng = claimed_groups(st, text, n, g, 8);
+    size_t ng = named_groups(st, text, n, urls, g, 8);
     for (size_t i = 0; i < urls->n; i++) {
         if (trusted_for(st, &urls->v[i], g, ng)) continue;
         *which = i;

@@ -131,7 +131,8 @@ int sg__query_campaign_list(sg_engine *eng, int64_t now_ms,
     int64_t ttl = campaign_ttl(eng);
     for (size_t i = 0; !rc && i < m && *n < cap; i++) {
         if (v[i].last_ms + ttl <= now_ms) continue;
-        snprintf(ids[(*n)++], SG_CAMPAIGN_ID_LEN, "%s", v[i].id);
+        memcpy(ids[*n], v[i].id, SG_CAMPAIGN_ID_LEN - 1);
+        ids[(*n)++][SG_CAMPAIGN_ID_LEN - 1] = '\0';
     }
     return rc;
 }

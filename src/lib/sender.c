@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 /* The hot state of one account, exactly 128 bytes, stored as is under
@@ -75,7 +76,6 @@ typedef struct msg_facts {
     uint32_t len;             /* code points */
     uint32_t scripts;
     uint32_t client, net;     /* slot hashes, 0 = not given */
-    char net_text[48];        /* "203.0.113.0/24" for reasons */
 } msg_facts;
 
 /* ------------------------------------------------------------ store */
@@ -112,20 +112,22 @@ static int save(sg_store *st, const sg_behav_config *cfg, const char *id,
 
 /* ------------------------------------------------------------ facts */
 
-/* Network of an address: IPv4 /24 or IPv6 /48, hashed; text for reasons.
- * Something that is not an address is hashed as given. */
+/* Network of an address: IPv4 /24 or IPv6 /48, hashed; with text (for
+ * reasons) when text is not NULL.  Something that is not an address is
+ * hashed as given. */
 static uint32_t net_hash(const char *ip, char *text, size_t cap) {
     unsigned char b[16];
     if (inet_pton(AF_INET, ip, b) == 1) {
-        snprintf(text, cap, "%u.%u.%u.0/24", b[0], b[1], b[2]);
+        if (text) snprintf(text, cap, "%u.%u.%u.0/24", b[0], b[1], b[2]);
         return (uint32_t)XXH3_64bits(b, 3);
     }
     if (inet_pton(AF_INET6, ip, b) == 1) {
-        snprintf(text, cap, "%x:%x:%x::/48", b[0] << 8 | b[1],
-                 b[2] << 8 | b[3], b[4] << 8 | b[5]);
+        if (text)
+            snprintf(text, cap, "%x:%x:%x::/48", b[0] << 8 | b[1],
+                     b[2] << 8 | b[3], b[4] << 8 | b[5]);
         return (uint32_t)XXH3_64bits(b, 6);
     }
-    snprintf(text, cap, "%.40s", ip);
+    if (text) snprintf(text, cap, "%.40s", ip);
     return (uint32_t)XXH3_64bits(ip, strlen(ip));
 }
 
@@ -150,8 +152,7 @@ static void facts_of(sg_ctx *c, msg_facts *f) {
         f->client = slot_hash((uint32_t)XXH3_64bits(m->client,
                                                     strlen(m->client)));
     if (m->client_ip && m->client_ip[0])
-        f->net = slot_hash(net_hash(m->client_ip, f->net_text,
-                                    sizeof f->net_text));
+        f->net = slot_hash(net_hash(m->client_ip, NULL, 0));
 }
 
 /* ------------------------------------------------------------ profile */
@@ -269,8 +270,10 @@ static uint32_t fanout(const sg_behav_config *cfg, acct_state *a,
 
 /* Follow the burst: messages of one cluster or landing domain with no
  * silence longer than burst_gap_ms.  Returns whether this message is part
- * of the burst; a different cluster replaces a burst that is stale or had
- * a single message. */
+ * of the burst.  One burst is followed at a time: a message of another
+ * cluster replaces it when it has gone stale, or when the message deviates
+ * more from the profile than the whole burst did (so a takeover's lures
+ * displace the owner's own chain message, never the other way round). */
 static bool burst(const sg_behav_config *cfg, acct_state *a,
                   const sg_behav_msg *rec, unsigned dev, int64_t now) {
     uint32_t cl = (uint32_t)(rec ? rec->cluster : 0);
@@ -282,7 +285,8 @@ static bool burst(const sg_behav_config *cfg, acct_state *a,
                  a->burst_msgs > 0;
     bool same = (cl && cl == a->burst_cluster) || (dom && dom == a->burst_domain);
     if (!(same && fresh)) {
-        if (fresh && a->burst_msgs > 1) return false; /* another burst runs */
+        if (fresh && dev_points(cfg, dev) <= dev_points(cfg, a->burst_dev))
+            return false; /* another burst runs */
         a->burst_cluster = cl;
         a->burst_domain = dom;
         a->burst_rcpt = 0;
@@ -325,7 +329,11 @@ static void describe(char *buf, size_t cap, unsigned d, const sg_message *m,
         if (n < cap) n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__); \
     } while (0)
     if (d & DEV_CLIENT) ADD("new client '%.32s'", m->client ? m->client : "?");
-    if (d & DEV_NETWORK) ADD("new network %s", f->net_text);
+    if (d & DEV_NETWORK) {
+        char net[48];
+        net_hash(m->client_ip ? m->client_ip : "?", net, sizeof net);
+        ADD("new network %s", net);
+    }
     if (d & DEV_URL) ADD("links from an account that rarely sends any");
     if (d & DEV_HOUR) ADD("unusual hour %02u UTC", f->hour);
     if (d & DEV_SCRIPT) ADD("another script than usual");

@@ -42,7 +42,9 @@ typedef struct lm_store {
     MDB_env *env;
     MDB_dbi dbi;
     MDB_txn *wtxn;       /* open write transaction, or NULL */
-    MDB_txn *rtxn;       /* reusable read-only transaction (reset) */
+    MDB_txn *rtxn;       /* reusable read-only transaction */
+    bool rlive;          /* rtxn holds a snapshot (inside a group, kept
+                            from the first read to the first write) */
     int depth;           /* begin nesting */
     size_t maxkey;       /* mdb_env_get_maxkeysize */
     int64_t sync_ms;     /* < 0: fsync per commit */
@@ -100,6 +102,14 @@ static bool val_live(const MDB_val *v, int64_t now) {
     return e == 0 || e > now;
 }
 
+/* ------------------------------------------------------------ snapshots */
+
+static void read_end(lm_store *l) {
+    if (!l->rlive) return;
+    mdb_txn_reset(l->rtxn);
+    l->rlive = false;
+}
+
 /* ------------------------------------------------------------ map growth */
 
 static int grow_map(lm_store *l, size_t at_least) {
@@ -126,6 +136,7 @@ static int grow_if_crowded(lm_store *l) {
 }
 
 static int txn_begin(lm_store *l) {
+    read_end(l); /* no snapshot may outlive a remap of the file */
     int rc = grow_if_crowded(l);
     if (rc) return rc;
     rc = mdb_txn_begin(l->env, NULL, 0, &l->wtxn);
@@ -364,6 +375,7 @@ out:
 
 static MDB_txn *read_txn(lm_store *l) {
     if (l->wtxn) return l->wtxn;
+    if (l->rlive) return l->rtxn;
     int rc = l->rtxn ? mdb_txn_renew(l->rtxn)
                      : mdb_txn_begin(l->env, NULL, MDB_RDONLY, &l->rtxn);
     if (rc == MDB_MAP_RESIZED) {
@@ -375,11 +387,14 @@ static MDB_txn *read_txn(lm_store *l) {
         fail(l, rc, "beginning a read transaction");
         return NULL;
     }
+    l->rlive = true;
     return l->rtxn;
 }
 
+/* Outside a group each read sees the latest commit; inside one the reads
+ * before the first write share one snapshot (one renew per message). */
 static void read_done(lm_store *l, MDB_txn *t) {
-    if (t == l->rtxn) mdb_txn_reset(t);
+    if (t == l->rtxn && l->depth == 0) read_end(l);
 }
 
 static int lm_get(sg_store *s, const void *key, size_t klen, void *buf,
@@ -440,6 +455,7 @@ static int lm_commit(sg_store *s) {
     lm_store *l = (lm_store *)s;
     if (l->depth <= 0) return SG_EINVAL;
     if (--l->depth > 0) return SG_OK;
+    read_end(l);
     if (l->broken) {
         l->broken = false;
         txn_abort(l);
@@ -456,6 +472,7 @@ static int lm_abort(sg_store *s) {
     if (l->depth <= 0) return SG_EINVAL;
     l->depth = 0;
     l->broken = false;
+    read_end(l);
     txn_abort(l);
     l->log.len = 0;
     l->group_now = 0;

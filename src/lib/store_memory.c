@@ -1,43 +1,52 @@
 /*
  * store_memory.c -- the in-memory backend of the state store (store.h).
  *
- * A chained hash table (xxHash3 of the key) whose entries carry their key,
- * value and absolute expiry.  Expired keys are removed lazily when touched
- * and by an incremental sweep: every write inspects a few buckets from a
- * rotating cursor, so keys that are never touched again still go away and
- * memory tracks the live state, not the history.  Time is the caller's
- * now_ms (the message's own time), never the wall clock.  begin/commit are
+ * An open-addressing hash table (linear probing, xxHash3 of the key, load
+ * factor at most 1/2) whose slots hold the key's hash and expiry next to a
+ * pointer to the entry (key and value), so a lookup of an absent key and
+ * the expiry sweep touch only the slot array.  Expired keys are removed
+ * lazily when touched and by an incremental sweep: every write inspects
+ * the slots at a rotating cursor, so keys nobody touches again still go
+ * away and memory tracks the live state, not the history.  Deletion
+ * shifts the probe run back (no tombstones).  Time is the caller's now_ms
+ * (the message's own time), never the wall clock.  begin/commit are
  * no-ops: one process, one thread, nothing to roll back to.
  */
 #include "sg_internal.h"
 #include "store.h"
 
 #include <string.h>
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* Buckets examined per write by the incremental sweep.  With the table's
- * load factor <= 1, a full pass takes about nbuckets / SWEEP_STEP writes. */
-#define SWEEP_STEP 4
-#define MIN_BUCKETS 64
+/* Slots examined per write by the incremental sweep.  The table has at
+ * least twice as many slots as keys, so a full pass takes about
+ * 2 x keys / SWEEP_STEP writes: expired keys linger that long at most. */
+#define SWEEP_STEP 2
+#define MIN_SLOTS 64
 #define MAX_KEY_BYTES 4096
+#define NOT_FOUND SIZE_MAX
 
 typedef struct mem_entry {
-    struct mem_entry *next;
-    uint64_t hash;
-    int64_t expire_at;  /* absolute ms, 0 = never */
     uint32_t klen;      /* bytes of key at data[0] */
     uint32_t vlen;      /* bytes of value at data[klen] */
     uint32_t vcap;      /* bytes allocated for the value */
     unsigned char data[];
 } mem_entry;
 
+typedef struct mem_slot {
+    uint64_t hash;
+    int64_t expire_at;  /* absolute ms, 0 = never */
+    mem_entry *e;       /* NULL: empty slot */
+} mem_slot;
+
 typedef struct mem_store {
     sg_store base;
-    mem_entry **bucket;
-    size_t nbucket;     /* power of two */
+    mem_slot *slot;
+    size_t cap;         /* slots, a power of two */
     size_t count;       /* entries, live or not yet swept */
-    size_t bytes;       /* approximate heap bytes of entries + buckets */
-    size_t sweep_pos;   /* next bucket the sweep looks at */
+    size_t bytes;       /* approximate heap bytes of entries + slots */
+    size_t sweep_pos;   /* next slot the sweep looks at */
     int depth;          /* begin/commit nesting, for assertions */
 } mem_store;
 
@@ -45,101 +54,107 @@ static size_t entry_bytes(const mem_entry *e) {
     return sizeof *e + e->klen + e->vcap;
 }
 
-static bool is_expired(const mem_entry *e, int64_t now) {
-    return e->expire_at != 0 && e->expire_at <= now;
+static bool is_expired(const mem_slot *s, int64_t now) {
+    return s->expire_at != 0 && s->expire_at <= now;
 }
 
-/* Slot (pointer to the link) holding key, or the NULL link at the chain's
- * end when absent. */
-static mem_entry **find_slot(mem_store *m, const void *key, size_t klen,
-                             uint64_t h) {
-    mem_entry **slot = &m->bucket[h & (m->nbucket - 1)];
-    while (*slot) {
-        mem_entry *e = *slot;
-        if (e->hash == h && e->klen == klen && memcmp(e->data, key, klen) == 0)
-            return slot;
-        slot = &e->next;
+/* Index of the slot holding key, or NOT_FOUND; *empty gets the empty slot
+ * that ends its probe run (where the key would go). */
+static size_t probe(const mem_store *m, const void *key, size_t klen,
+                    uint64_t h, size_t *empty) {
+    size_t mask = m->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const mem_slot *s = &m->slot[i];
+        if (!s->e) {
+            if (empty) *empty = i;
+            return NOT_FOUND;
+        }
+        if (s->hash == h && s->e->klen == klen &&
+            memcmp(s->e->data, key, klen) == 0)
+            return i;
     }
-    return slot;
 }
 
-static void unlink_free(mem_store *m, mem_entry **slot) {
-    mem_entry *e = *slot;
-    *slot = e->next;
+/* Free slot i's entry and shift the rest of its probe run back over it
+ * (Knuth's deletion for linear probing), so lookups need no tombstones. */
+static void remove_at(mem_store *m, size_t i) {
+    size_t mask = m->cap - 1;
+    m->bytes -= entry_bytes(m->slot[i].e);
+    sg__free(m->slot[i].e);
     m->count--;
-    m->bytes -= entry_bytes(e);
-    sg__free(e);
+    for (size_t j = (i + 1) & mask; m->slot[j].e; j = (j + 1) & mask) {
+        size_t home = m->slot[j].hash & mask;
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (stays) continue;
+        m->slot[i] = m->slot[j];
+        i = j;
+    }
+    m->slot[i] = (mem_slot){0};
 }
 
-/* Look at SWEEP_STEP buckets and drop what has expired by now. */
+/* Look at SWEEP_STEP slots and drop what has expired by now.  A removal
+ * can shift a later entry into the slot just freed: look at it again. */
 static void sweep(mem_store *m, int64_t now) {
-    for (int i = 0; i < SWEEP_STEP; i++) {
-        mem_entry **slot = &m->bucket[m->sweep_pos];
-        while (*slot) {
-            if (is_expired(*slot, now))
-                unlink_free(m, slot);
-            else
-                slot = &(*slot)->next;
+    for (int n = 0; n < SWEEP_STEP; n++) {
+        mem_slot *s = &m->slot[m->sweep_pos];
+        if (s->e && is_expired(s, now)) {
+            remove_at(m, m->sweep_pos);
+            continue;
         }
-        m->sweep_pos = (m->sweep_pos + 1) & (m->nbucket - 1);
+        m->sweep_pos = (m->sweep_pos + 1) & (m->cap - 1);
     }
 }
 
-/* Double the table when the load factor passes 1.  A failed allocation
- * keeps the old table (longer chains, still correct). */
-static void maybe_grow(mem_store *m) {
-    if (m->count <= m->nbucket) return;
-    size_t n = m->nbucket * 2;
-    mem_entry **nb = sg__calloc(n, sizeof *nb);
-    if (!nb) return;
-    for (size_t i = 0; i < m->nbucket; i++) {
-        mem_entry *e = m->bucket[i];
-        while (e) {
-            mem_entry *next = e->next;
-            size_t j = e->hash & (n - 1);
-            e->next = nb[j];
-            nb[j] = e;
-            e = next;
-        }
+/* Double the table.  On failure the old table stays (still correct). */
+static int grow(mem_store *m) {
+    size_t n = m->cap * 2, mask = n - 1;
+    mem_slot *ns = sg__calloc(n, sizeof *ns);
+    if (!ns) return SG_ENOMEM;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slot[i].e) continue;
+        size_t j = m->slot[i].hash & mask;
+        while (ns[j].e) j = (j + 1) & mask;
+        ns[j] = m->slot[i];
     }
-    m->bytes += (n - m->nbucket) * sizeof *nb;
-    sg__free(m->bucket);
-    m->bucket = nb;
-    m->nbucket = n;
-    m->sweep_pos &= n - 1;
+    m->bytes += (n - m->cap) * sizeof *ns;
+    sg__free(m->slot);
+    m->slot = ns;
+    m->cap = n;
+    m->sweep_pos &= mask;
+    return SG_OK;
 }
 
-/* Entry for key with room for vlen value bytes: the existing one (grown if
- * needed, expired contents kept for the caller to overwrite) or a new one
- * linked in.  *fresh tells which.  NULL when out of memory. */
-static mem_entry *upsert(mem_store *m, const void *key, size_t klen,
-                         size_t vlen, int64_t now, bool *fresh) {
+/* Slot for key with room for vlen value bytes: the existing one (its
+ * entry grown if needed; expired contents left for the caller to
+ * overwrite) or a new one.  *fresh: no live value was there.  NOT_FOUND
+ * when out of memory (nothing changed). */
+static size_t upsert(mem_store *m, const void *key, size_t klen, size_t vlen,
+                     int64_t now, bool *fresh) {
     uint64_t h = XXH3_64bits(key, klen);
-    mem_entry **slot = find_slot(m, key, klen, h);
-    mem_entry *e = *slot;
-    *fresh = e == NULL || is_expired(e, now);
-    if (e && vlen <= e->vcap) return e;
+    size_t empty = 0, i = probe(m, key, klen, h, &empty);
+    if (i == NOT_FOUND && (m->count + 1) * 2 > m->cap) {
+        if (grow(m) && m->count + 1 >= m->cap) return NOT_FOUND;
+        i = probe(m, key, klen, h, &empty);
+    }
+    *fresh = i == NOT_FOUND || is_expired(&m->slot[i], now);
+    mem_entry *e = i == NOT_FOUND ? NULL : m->slot[i].e;
+    if (e && vlen <= e->vcap) return i;
     size_t cap = vlen < 16 ? 16 : vlen;
     mem_entry *ne = sg__realloc(e, sizeof *ne + klen + cap);
-    if (!ne) return NULL;
+    if (!ne) return NOT_FOUND;
     if (e) {
         m->bytes -= entry_bytes(ne); /* old vcap still recorded */
         ne->vcap = (uint32_t)cap;
         m->bytes += entry_bytes(ne);
-        *slot = ne;
-        return ne;
+        m->slot[i].e = ne;
+        return i;
     }
-    ne->next = NULL;
-    ne->hash = h;
-    ne->expire_at = 0;
-    ne->klen = (uint32_t)klen;
-    ne->vlen = 0;
-    ne->vcap = (uint32_t)cap;
+    *ne = (mem_entry){(uint32_t)klen, 0, (uint32_t)cap};
     memcpy(ne->data, key, klen);
-    *slot = ne;
+    m->slot[empty] = (mem_slot){h, 0, ne};
     m->count++;
     m->bytes += entry_bytes(ne);
-    return ne;
+    return empty;
 }
 
 static bool key_ok(const void *key, size_t klen) {
@@ -150,13 +165,13 @@ static int mem_get(sg_store *s, const void *key, size_t klen, void *buf,
                    size_t cap, size_t *vlen, int64_t now) {
     mem_store *m = (mem_store *)s;
     if (!key_ok(key, klen) || (cap && !buf)) return SG_EINVAL;
-    mem_entry **slot = find_slot(m, key, klen, XXH3_64bits(key, klen));
-    if (!*slot) return SG_ENOTFOUND;
-    if (is_expired(*slot, now)) {
-        unlink_free(m, slot);
+    size_t i = probe(m, key, klen, XXH3_64bits(key, klen), NULL);
+    if (i == NOT_FOUND) return SG_ENOTFOUND;
+    if (is_expired(&m->slot[i], now)) {
+        remove_at(m, i);
         return SG_ENOTFOUND;
     }
-    mem_entry *e = *slot;
+    const mem_entry *e = m->slot[i].e;
     if (vlen) *vlen = e->vlen;
     if (buf) memcpy(buf, e->data + e->klen, e->vlen < cap ? e->vlen : cap);
     return SG_OK;
@@ -169,12 +184,12 @@ static int mem_put(sg_store *s, const void *key, size_t klen, const void *val,
         return SG_EINVAL;
     sweep(m, now);
     bool fresh;
-    mem_entry *e = upsert(m, key, klen, vlen, now, &fresh);
-    if (!e) return SG_ENOMEM;
+    size_t i = upsert(m, key, klen, vlen, now, &fresh);
+    if (i == NOT_FOUND) return SG_ENOMEM;
+    mem_entry *e = m->slot[i].e;
     if (vlen) memcpy(e->data + e->klen, val, vlen);
     e->vlen = (uint32_t)vlen;
-    e->expire_at = expire_at;
-    maybe_grow(m);
+    m->slot[i].expire_at = expire_at;
     return SG_OK;
 }
 
@@ -182,30 +197,30 @@ static int mem_incr(sg_store *s, const void *key, size_t klen, int64_t delta,
                     int64_t expire_at, int64_t now, int64_t *out) {
     mem_store *m = (mem_store *)s;
     if (!key_ok(key, klen)) return SG_EINVAL;
-    uint64_t h = XXH3_64bits(key, klen);
-    mem_entry *old = *find_slot(m, key, klen, h);
-    if (old && !is_expired(old, now) && old->vlen != sizeof(int64_t))
-        return SG_EINVAL; /* not a counter: change nothing */
     sweep(m, now);
+    size_t i = probe(m, key, klen, XXH3_64bits(key, klen), NULL);
+    if (i != NOT_FOUND && !is_expired(&m->slot[i], now) &&
+        m->slot[i].e->vlen != sizeof(int64_t))
+        return SG_EINVAL; /* not a counter: change nothing */
     bool fresh;
-    mem_entry *e = upsert(m, key, klen, sizeof(int64_t), now, &fresh);
-    if (!e) return SG_ENOMEM;
+    i = upsert(m, key, klen, sizeof(int64_t), now, &fresh);
+    if (i == NOT_FOUND) return SG_ENOMEM;
+    mem_entry *e = m->slot[i].e;
     int64_t v = 0;
     if (!fresh) memcpy(&v, e->data + e->klen, sizeof v);
     v += delta;
     memcpy(e->data + e->klen, &v, sizeof v);
     e->vlen = sizeof v;
-    if (expire_at != 0 || fresh) e->expire_at = expire_at;
+    if (expire_at != 0 || fresh) m->slot[i].expire_at = expire_at;
     if (out) *out = v;
-    maybe_grow(m);
     return SG_OK;
 }
 
 static int mem_del(sg_store *s, const void *key, size_t klen) {
     mem_store *m = (mem_store *)s;
     if (!key_ok(key, klen)) return SG_EINVAL;
-    mem_entry **slot = find_slot(m, key, klen, XXH3_64bits(key, klen));
-    if (*slot) unlink_free(m, slot);
+    size_t i = probe(m, key, klen, XXH3_64bits(key, klen), NULL);
+    if (i != NOT_FOUND) remove_at(m, i);
     return SG_OK;
 }
 
@@ -230,15 +245,8 @@ static void mem_stats(sg_store *s, uint64_t *keys, uint64_t *bytes) {
 static void mem_free(sg_store *s) {
     mem_store *m = (mem_store *)s;
     if (!m) return;
-    for (size_t i = 0; i < m->nbucket; i++) {
-        mem_entry *e = m->bucket[i];
-        while (e) {
-            mem_entry *next = e->next;
-            sg__free(e);
-            e = next;
-        }
-    }
-    sg__free(m->bucket);
+    for (size_t i = 0; i < m->cap; i++) sg__free(m->slot[i].e);
+    sg__free(m->slot);
     sg__free(m);
 }
 
@@ -259,14 +267,14 @@ int sg__store_memory_new(sg_store **out) {
     *out = NULL;
     mem_store *m = sg__calloc(1, sizeof *m);
     if (!m) return SG_ENOMEM;
-    m->bucket = sg__calloc(MIN_BUCKETS, sizeof *m->bucket);
-    if (!m->bucket) {
+    m->slot = sg__calloc(MIN_SLOTS, sizeof *m->slot);
+    if (!m->slot) {
         sg__free(m);
         return SG_ENOMEM;
     }
     m->base.ops = &mem_ops;
-    m->nbucket = MIN_BUCKETS;
-    m->bytes = MIN_BUCKETS * sizeof *m->bucket;
+    m->cap = MIN_SLOTS;
+    m->bytes = MIN_SLOTS * sizeof *m->slot;
     *out = &m->base;
     return SG_OK;
 }

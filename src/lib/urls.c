@@ -58,12 +58,18 @@ static bool is_unicode_dot(UChar32 c) {
  * between the two ends a host written right after CJK text. */
 enum { G_NONE = 0, G_LATIN = 1, G_OTHER = 2 };
 
-static int cp_group(UChar32 c) {
-    if (c < 0x80) {
-        return ((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9') ||
-               c == '-' ? G_LATIN : G_NONE;
-    }
-    if (c < 0) return G_NONE;
+static inline bool ascii_alnum(int c) {
+    return ((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9');
+}
+
+static int cp_group_slow(UChar32 c);
+
+static inline int cp_group(UChar32 c) {
+    if (c < 0x80) return c >= 0 && (ascii_alnum(c) || c == '-') ? G_LATIN : G_NONE;
+    return cp_group_slow(c);
+}
+
+static int cp_group_slow(UChar32 c) {
     int t = u_charType(c);
     if (!(t == U_UPPERCASE_LETTER || t == U_LOWERCASE_LETTER ||
           t == U_TITLECASE_LETTER || t == U_MODIFIER_LETTER ||
@@ -101,6 +107,10 @@ static size_t dot_token(const char *s, size_t n, size_t i, int *kind) {
                                      "(dot)", "{dot}", NULL};
     if (i >= n) return 0;
     if (s[i] == '.') { *kind = DOT_PLAIN; return 1; }
+    char c0 = s[i];
+    if (c0 != '[' && c0 != '(' && c0 != '{' && c0 != '<' && (c0 | 32) != 'd' &&
+        (unsigned char)c0 < 0x80)
+        return 0;
     for (int k = 0; br[k]; k++) {
         size_t l = strlen(br[k]);
         if (i + l <= n && !strncasecmp(s + i, br[k], l)) { *kind = DOT_BRACKET; return l; }
@@ -206,6 +216,15 @@ static int clean_text(const char *s, size_t n, clean *c) {
             i += used;
             continue;
         }
+        if (b < 0x80 && b != 'h' && b != 'H') { /* the common case */
+            c->mark[c->len] = c->pending;
+            c->p[c->len++] = (char)b;
+            c->pending = 0;
+            c->prev_host = ascii_alnum(b);
+            if (!c->prev_host && b != '-') c->word = c->len;
+            i++;
+            continue;
+        }
         size_t j = i;
         UChar32 cp = next_cp(s, n, &j);
         if (is_zero_width(cp)) {
@@ -276,17 +295,22 @@ static size_t confusable_end(const char *t, size_t n, size_t i) {
 }
 
 /* A host run from s: letters, digits, hyphens, and single dots between
- * them.  Within a label, a change between Latin-like and other scripts
+ * them (and '_' with `underscore`, for hosts after a scheme).  Within a
+ * label, a change between Latin-like and other scripts
  * ends the run (请访问microsoft.com登录), and so does a change between ASCII
  * and a real word of Cyrillic, Greek ... (Подробностиflood-studio.com). */
 static size_t host_run(const sg_domain *dom, const char *t, size_t n,
-                       size_t s) {
+                       size_t s, bool underscore) {
     size_t i = s, seg = s;
     int g = G_NONE;
     bool in_conf = false;
     while (i < n) {
         size_t j = i;
         UChar32 c = next_cp(t, n, &j);
+        if (c == '_' && underscore) {
+            i = j;
+            continue;
+        }
         if (c == '.') {
             if (group_at(t, n, j) == G_NONE || t[j] == '-') break;
             g = G_NONE;
@@ -309,13 +333,20 @@ static size_t host_run(const sg_domain *dom, const char *t, size_t n,
     return i;
 }
 
+/* ASCII bytes that end a URL's path: blanks, controls, <>"`{}|\^[] */
+static const uint8_t ascii_stop[128] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1,
+};
+
 /* Ends a URL's path: blanks, controls, <>"`{}|\^[], and non-ASCII
  * whitespace, punctuation, symbols or letters of non-Latin-like scripts. */
 static bool path_stop(const char *t, size_t n, size_t i, size_t *next) {
     unsigned char b = (unsigned char)t[i];
     *next = i + 1;
-    if (b < 0x80)
-        return b <= 0x20 || b == 0x7F || strchr("<>\"`{}|\\^[]", b);
+    if (b < 0x80) return ascii_stop[b];
     UChar32 c = next_cp(t, n, next);
     if (c < 0) return true;
     int ty = u_charType(c);
@@ -373,8 +404,9 @@ static size_t url_tail(const char *t, size_t n, size_t s, size_t e,
 }
 
 static bool is_file_name(const sg_host *h, unsigned flags, bool path) {
+    /* file extensions that are also TLDs: setup.py, main.rs, notes.md */
     static const char *const ext[] = {"zip", "mov", "py", "sh", "md", "rs",
-                                      "pl", "so", NULL};
+                                      "so", NULL};
     if (path || !(flags & SG_URL_NO_SCHEME)) return false;
     const char *dot = strchr(h->ascii, '.');
     if (!dot || strchr(dot + 1, '.')) return false; /* only name.ext */
@@ -443,12 +475,12 @@ static int bare_url(scan *sc, size_t us, size_t s, size_t e, unsigned flags,
 /* A host run at s with no scheme: e-mail, user-info or a plain host. */
 static int at_run(scan *sc, size_t s, size_t *next) {
     const char *t = sc->t;
-    size_t n = sc->n, e = host_run(sc->dom, t, n, s);
+    size_t n = sc->n, e = host_run(sc->dom, t, n, s, false);
     *next = e > s ? e : s + 1;
     if (s > 0 && t[s - 1] == '@') return SG_OK; /* e-mail domain */
     if (s > 0 && strchr("_%~=+&\\/", t[s - 1])) return SG_OK; /* in a word */
     if (e < n && t[e] == '@') {
-        size_t s2 = e + 1, e2 = host_run(sc->dom, t, n, s2);
+        size_t s2 = e + 1, e2 = host_run(sc->dom, t, n, s2, false);
         *next = e2 > s2 ? e2 : s2;
         /* microsoft.com@evil.example/x is user-info; a@b.com is e-mail */
         if (e2 < n && t[e2] == '/' && memchr(t + s, '.', e - s))
@@ -478,9 +510,9 @@ static int scheme_host(scan *sc, size_t hs, size_t ae, size_t *he) {
         return sg__domain_host(sc->dom, t + hs + 1, *he - hs - 2, SG_HOST_SCHEME,
                                &sc->h);
     }
-    *he = host_run(sc->dom, t, sc->n, hs);
+    *he = host_run(sc->dom, t, sc->n, hs, true);
     if (*he == hs) return SG_EINVAL;
-    if (*he < ae && strchr("_%~=+&$!*,;'", t[*he])) return SG_EINVAL;
+    if (*he < ae && strchr("%~=+&$!*,;'", t[*he])) return SG_EINVAL;
     return sg__domain_host(sc->dom, t + hs, *he - hs, SG_HOST_SCHEME, &sc->h);
 }
 

@@ -81,6 +81,8 @@ typedef struct sg_urllists {
     size_t nbrands;
     sg_strmap own;         /* brand registrable domain -> brand index */
     sg_strmap own_label;   /* "google.*" entries: label -> brand group */
+    sg_strmap brand_label; /* ASCII label of each brand's registrable domain
+                              ("paypal") -> brand group (its line) */
     sg_strmap allow;       /* allow-listed domains (and their subdomains) */
     sg_strmap shorteners;  /* URL shortener domains */
     sg_strmap block_dom;   /* blocklisted domains (and their subdomains) */
@@ -230,17 +232,22 @@ int sg__lookalike_index_new(const sg_domain *d, const sg_brand *brands,
                             size_t n, sg_brandidx **out);
 void sg__lookalike_index_free(sg_brandidx *x);
 
-/** Match a host against the protected brands (issue 3 rules):
- *  registrable domain not the brand's own and not allow-listed (the caller
- *  checks those), then per label and per `-` token: literal, visual fold,
- *  skeleton, Damerau-Levenshtein 1 (brand labels of >= 5 code points), brand
- *  token / brand + lure word, brand domain inside the subdomain.  Brand
- *  labels of <= 4 code points match only by equal skeletons, and as tokens
- *  only beside a lure token (login-live-support) or as the full brand domain
- *  in a subdomain (live.com.evil.example).
- *  @param h  the analysed host (not an IP).
- *  @param out at most 2 findings: the best LOOKALIKE (registrable label)
- *             and the best BRAND_IN_SUBDOMAIN.
+/** Match a host against the protected brands (issue 3 rules; details and
+ *  examples in docs/phishing.md section 3).  The caller has already
+ *  checked that the registrable domain is not a brand's own, not
+ *  allow-listed and not a shortener.  Each label, `-` token, letter run
+ *  (labels with digits) and label with lure words glued on is compared
+ *  with the brand labels: literal, UTS #39 skeleton, visual fold (rn->m
+ *  vv->w cl->d 0->o 1->l i->l on the skeleton), Damerau-Levenshtein 1 on
+ *  the folds (both >= 5 code points, same first letter), a brand of >= 7
+ *  code points at either end of a label, and the brand's domain inside the
+ *  subdomain (paypal.com.evil.example, ebay.com-item.evil.example).  Brand
+ *  labels of <= 4 code points match only by equal skeleton, or as a token
+ *  beside a lure word (login-live-support); 1-2-letter brands never by a
+ *  bare same-name domain (x.org).
+ *  @param h  the analysed host (IP hosts give no finding).
+ *  @param out at most 2 findings: the best in the registrable label
+ *             (in_subdomain false) and the best in a subdomain label.
  *  @return the number of findings (0..2). */
 size_t sg__lookalike_find(const sg_domain *d, const sg_urllists *l,
                           const sg_host *h, sg_lookalike out[2]);

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# cli_serve.sh -- `spimguard serve` end to end over HTTP with curl, on a
+# free loopback port: every endpoint, bearer auth (config < env < option),
+# the body limit, JSON errors with 4xx codes, batches, reports by id and
+# by content with the per-reporter limit, accounts, campaigns, /metrics,
+# SIGHUP reload (token and blocklist), SIGTERM (in-flight request answered,
+# exit 0), and state + learned model kept in --data-dir across a restart.
+#   usage: cli_serve.sh SPIMGUARD SRC_DIR BUILD_DIR
+set -u
+bin=$1; src=$2; build=$3
+py=/usr/bin/python3
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+fails=0; passes=0
+ok()  { passes=$((passes+1)); }
+bad() { echo "FAIL: $*"; fails=$((fails+1)); }
+expect() { if eval "$2"; then ok; else bad "$1"; echo "  body: $(head -c 400 "$tmp/body" 2>/dev/null)"; fi; }
+
+# A model from the corpora shipped in data/ (the build may have none).
+"$bin" train --quiet --model "$tmp/model" "$src"/data/corpus/*.jsonl || { echo "FAIL: train"; exit 1; }
+
+# start NAME [args...]: run the daemon in the background, wait for its port.
+start() {
+  local name=$1; shift
+  "$bin" serve --port 0 --model "$tmp/model" "$@" > "$tmp/$name.log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  for _ in $(seq 100); do
+    port=$(sed -n 's/.*listening on .* port \([0-9]*\) .*/\1/p' "$tmp/$name.log")
+    [ -n "$port" ] && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "FAIL: daemon $name did not start"; cat "$tmp/$name.log"; exit 1
+}
+
+# req METHOD PATH [BODY|@FILE] [TOKEN]: sets $code and $ctype; body in $tmp/body.
+req() {
+  local m=$1 path=$2 data=${3:-} tok=${4-$token}
+  local args=(-s -o "$tmp/body" -w '%{http_code} %{content_type}' -X "$m")
+  [ -n "$tok" ] && args+=(-H "Authorization: Bearer $tok")
+  [ -n "$data" ] && args+=(--data-binary "$data")
+  read -r code ctype < <(curl "${args[@]}" "http://127.0.0.1:$port$path")
+}
+# jq-like: j 'EXPR' evaluates a Python expression on d = the JSON body.
+j() { "$py" -c "import json,sys; d=json.load(open('$tmp/body')); print($1)" 2>/dev/null; }
+is_json_error() { [ "${ctype%%;*}" = application/json ] && [ -n "$(j 'd["error"]')" ]; }
+metric() { curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+
+cat > "$tmp/serve.conf" <<EOF
+# test config
+token = filetok
+report_burst = 3
+report_per_hour = 1
+max_batch = 50
+max_body_bytes = 65536
+blocklist_file = $tmp/block.txt
+EOF
+: > "$tmp/block.txt"
+SPIMGUARD_TOKEN=envtok start main --config "$tmp/serve.conf"
+main_pid=$pid
+token=envtok
+
+# --- health and auth
+req GET /healthz "" ""
+expect "healthz needs no token (got $code)" '[ "$code" = 200 ] && [ "$(j "d[\"status\"]")" = ok ]'
+req POST /v1/check '{"from":"a","to":"b","text":"hi"}' ""
+expect "check without token is 401 with a JSON error (got $code)" '[ "$code" = 401 ] && is_json_error'
+req POST /v1/check '{"from":"a","to":"b","text":"hi"}' filetok
+expect "env token overrides the config file's (got $code)" '[ "$code" = 401 ]'
+req GET /metrics "" wrongtoken
+expect "metrics with a wrong token is 401 (got $code)" '[ "$code" = 401 ] && is_json_error'
+
+# --- single checks
+req POST /v1/check '{"id":"h1","from":"carol@x","to":"bob@x","contact":true,"text":"are we still on for lunch tomorrow at noon?"}'
+expect "ham is delivered (got $code)" '[ "$code" = 200 ] && [ "$(j "d[\"action\"]")" = deliver ] && [ "$(j "d[\"id\"]")" = h1 ]'
+req POST /v1/check '{"id":"s1","from":"spammer@x","to":"bob@x","contact":false,"text":"URGENT! You have won a 1 week FREE membership in our £100,000 Prize Jackpot! Txt the word: CLAIM to No: 81010 T&C www.dbuk.net LCCLTD POBOX 4403LDNW1A7RW18"}'
+expect "spim from a stranger is not delivered, labelled spim + stranger" \
+  '[ "$code" = 200 ] && [[ "$(j "d[\"action\"]")" =~ ^(hold|drop)$ ]] && [ "$(j "\"spim\" in d[\"labels\"] and \"stranger\" in d[\"labels\"]")" = True ]'
+req POST /v1/check '{"id":"p1","from":"carol@x","to":"bob@x","contact":true,"text":"hey, can you check this for me? https://rnicrosoft-login.com/verify"}'
+expect "lookalike link is flagged with its reason" \
+  '[ "$(j "\"lookalike_url\" in d[\"labels\"]")" = True ] && grep -q "rnicrosoft-login.com looks like microsoft.com" "$tmp/body"'
+
+# --- errors: every one JSON with a 4xx
+req POST /v1/check '{"from":"a","text":"no recipient"}'
+expect "missing field is 400 naming it" '[ "$code" = 400 ] && is_json_error && [ "$(j "d[\"error\"]")" = "missing field \"to\"" ]'
+req POST /v1/check 'this is not json'
+expect "invalid JSON is 400" '[ "$code" = 400 ] && is_json_error'
+printf '{"from":"a","to":"b","text":"caf\xc3"}' > "$tmp/bad-utf8.json"
+req POST /v1/check "@$tmp/bad-utf8.json"
+expect "invalid UTF-8 is 400" '[ "$code" = 400 ] && is_json_error && j "d[\"error\"]" | grep -q UTF-8'
+req POST /v1/check ''
+expect "empty body is 400" '[ "$code" = 400 ] && is_json_error'
+req GET /v1/check
+expect "GET /v1/check is 405" '[ "$code" = 405 ] && is_json_error'
+req GET /v1/nowhere
+expect "unknown path is 404" '[ "$code" = 404 ] && is_json_error'
+head -c 70000 /dev/zero | tr '\0' a > "$tmp/big.txt"
+req POST /v1/check "@$tmp/big.txt"
+expect "body over max_body_bytes is 413 (got $code)" '[ "$code" = 413 ] && is_json_error'
+read -r code ctype < <(curl -s -o "$tmp/body" -w '%{http_code} %{content_type}' -H "Authorization: Bearer $token" \
+  -H 'Transfer-Encoding: chunked' --data-binary "@$tmp/big.txt" "http://127.0.0.1:$port/v1/check")
+expect "chunked body over the limit is 413 (got $code)" '[ "$code" = 413 ] && is_json_error'
+"$bin" serve --help > "$tmp/help.txt"
+expect "serve --help lists the config keys" 'grep -q "max_body_bytes" "$tmp/help.txt" && grep -q SPIMGUARD_TOKEN "$tmp/help.txt"'
+
+# --- batches
+req POST /v1/check '[{"id":"b1","from":"a@x","to":"b@x","text":"see you at 5"},{"id":"b2","from":"a@x"},{"id":"b3","from":"spammer@x","to":"c@x","contact":false,"text":"WINNER!! You have won a £1000 cash prize. Call 09061701461 to claim now"}]'
+expect "batch answers each element in order" '[ "$code" = 200 ] && [ "$(j "len(d)")" = 3 ] && [ "$(j "d[0][\"id\"]")" = b1 ] && [ "$(j "d[2][\"id\"]")" = b3 ]'
+expect "a bad element gets its own error" '[ "$(j "d[1][\"error\"]")" = "missing field \"to\"" ] && [ "$(j "d[1][\"index\"]")" = 1 ]'
+expect "batch judges spam as spam" '[[ "$(j "d[2][\"action\"]")" =~ ^(warn|hold|drop)$ ]]'
+"$py" -c 'import json; print(json.dumps([{"from":"a","to":"b","text":"x"}]*51))' > "$tmp/b51.json"
+req POST /v1/check "@$tmp/b51.json"
+expect "batch over max_batch is 413" '[ "$code" = 413 ] && is_json_error'
+req POST /v1/check '[1, "x"]'
+expect "batch of non-objects: per-element errors" '[ "$code" = 200 ] && [ -n "$(j "d[0][\"error\"]")" ]'
+
+# --- reports
+req POST /v1/report '{"reporter":"bob@x","id":"s1","label":"spam"}'
+expect "report by id from the recipient is taken and learned" \
+  '[ "$code" = 200 ] && [ "$(j "d[\"learned\"]")" = True ] && [ "$(j "d[\"account\"]")" = spammer@x ]'
+req POST /v1/report '{"reporter":"eve@x","id":"s1","label":"spam"}'
+expect "report by someone who did not receive the message is 403" '[ "$code" = 403 ] && is_json_error'
+req POST /v1/report '{"reporter":"bob@x","id":"nope","label":"spam"}'
+expect "report naming an unknown id is 404" '[ "$code" = 404 ] && is_json_error'
+req POST /v1/report '{"reporter":"bob@x","id":"s1","label":"maybe"}'
+expect "report with a bad label is 400" '[ "$code" = 400 ] && is_json_error'
+req POST /v1/report '{"label":"spam","id":"s1"}'
+expect "report without reporter is 400" '[ "$code" = 400 ] && is_json_error'
+req POST /v1/report '{"reporter":"bob@x","label":"spam","message":{"from":"spammer@x","to":"bob@x","text":"WINNER!! claim your prize now, call 09061701461"}}'
+expect "report by content is taken" '[ "$code" = 200 ] && [ "$(j "d[\"accepted\"]")" = True ]'
+req POST /v1/report '{"reporter":"bob@x","label":"spam","account":"spammer@x"}'
+expect "third report is within the burst of 3" '[ "$code" = 200 ]'
+expect "a repeated report about the same account is not counted twice" '[ "$(j "d[\"counted\"]")" = False ]'
+req POST /v1/report '{"reporter":"bob@x","label":"spam","account":"carol@x"}'
+expect "fourth report in a row is rate limited: 429" '[ "$code" = 429 ] && is_json_error'
+
+# --- accounts and campaigns
+req GET /v1/accounts/spammer@x
+expect "account view shows state and report tally" \
+  '[ "$code" = 200 ] && [ "$(j "d[\"status\"]")" = ok ] && [ "$(j "d[\"reports\"][\"spam\"]")" = 1 ] && [ "$(j "d[\"profile\"][\"stranger_messages\"] >= 1")" = True ]'
+req GET /v1/accounts/nobody@x
+expect "unknown account is 404" '[ "$code" = 404 ] && is_json_error'
+"$py" - > "$tmp/camp.json" <<'EOF'
+import json
+t = "Your parcel is waiting, confirm delivery here: https://parcel-redelivery-fee.com/track?c=%d today"
+print(json.dumps([{"id": "c%d" % i, "from": "bulk%d@x" % (i % 4), "to": "victim%d@x" % i,
+                   "contact": False, "text": t % i} for i in range(24)]))
+EOF
+req POST /v1/check "@$tmp/camp.json"
+camp=$(j 'd[-1]["campaign"]')
+expect "a bulk run from several senders forms a campaign" '[ -n "$camp" ] && [ "$camp" != None ]'
+req GET /v1/campaigns
+expect "GET /v1/campaigns lists it with its senders and URL" \
+  '[ "$code" = 200 ] && [ "$(j "[c for c in d[\"campaigns\"] if c[\"id\"] == \"$camp\"][0][\"senders\"] >= 2")" = True ]'
+req GET "/v1/campaigns/$camp"
+expect "GET /v1/campaigns/ID shows one campaign" '[ "$code" = 200 ] && [ "$(j "d[\"id\"]")" = "$camp" ]'
+req GET /v1/campaigns/c000000000000
+expect "unknown campaign is 404" '[ "$code" = 404 ] && is_json_error'
+
+# --- metrics
+expect "metrics count delivered checks" '[ "$(metric "spimguard_checks_total{action=\"deliver\"}")" -ge 2 ]'
+expect "metrics count the spim label" '[ "$(metric "spimguard_check_labels_total{label=\"spim\"}")" -ge 2 ]'
+expect "metrics count accepted and rate-limited reports" \
+  '[ "$(metric "spimguard_reports_total{label=\"spam\",result=\"accepted\"}")" = 3 ] && [ "$(metric "spimguard_reports_total{label=\"spam\",result=\"rate_limited\"}")" = 1 ]'
+expect "metrics have the latency histogram" '[ "$(metric "spimguard_request_duration_seconds_count{kind=\"single\"}")" -ge 3 ]'
+expect "metrics show model and store sizes" '[ "$(metric spimguard_model_weights)" = 4194304 ] && [ "$(metric "spimguard_store_keys{backend=\"memory\"}")" -gt 0 ]'
+expect "metrics count batch errors" '[ "$(metric spimguard_check_errors_total)" -ge 3 ]'
+
+# --- SIGHUP: new token, new blocklist entry
+req POST /v1/check '{"from":"a@x","to":"b@x","contact":true,"text":"look https://totally-harmless-example.net/x"}'
+expect "domain not blocklisted before reload" '[ "$(j "\"blocklisted_url\" in d[\"labels\"]")" = False ]'
+echo totally-harmless-example.net > "$tmp/block.txt"
+sed -i 's/^token = filetok/token = newtok/' "$tmp/serve.conf"
+kill -HUP "$main_pid"
+for _ in $(seq 50); do grep -q "reloaded config" "$tmp/main.log" && break; sleep 0.1; done
+req POST /v1/check '{"from":"a@x","to":"b@x","contact":true,"text":"look https://totally-harmless-example.net/x"}'
+expect "env token still wins over the reloaded file" '[ "$code" = 200 ]'
+expect "blocklist reloaded on SIGHUP" '[ "$(j "\"blocklisted_url\" in d[\"labels\"]")" = True ]'
+expect "reload counted" '[ "$(metric "spimguard_reloads_total{result=\"ok\"}")" = 1 ]'
+echo "port = banana" >> "$tmp/serve.conf"
+kill -HUP "$main_pid"
+for _ in $(seq 50); do grep -q "reload failed" "$tmp/main.log" && break; sleep 0.1; done
+expect "a bad config on reload is refused and the daemon keeps running" \
+  'grep -q "reload failed, old config kept: .*port: \"banana\" is not a number" "$tmp/main.log" && kill -0 $main_pid'
+
+# --- SIGTERM with a request in flight
+"$py" -c 'import json; print(json.dumps([{"from":"u%d"%i,"to":"v","text":"hello there number %d, see you soon"%i} for i in range(50)]))' > "$tmp/b50.json"
+curl -s -o "$tmp/inflight.json" -H "Authorization: Bearer $token" --data-binary "@$tmp/b50.json" "http://127.0.0.1:$port/v1/check" &
+cpid=$!
+kill -TERM "$main_pid"
+wait "$cpid"; crc=$?
+wait "$main_pid"; rc=$?
+expect "SIGTERM: exit 0 (got $rc)" '[ $rc -eq 0 ] && grep -q "stopped" "$tmp/main.log"'
+expect "in-flight request answered or refused cleanly (curl $crc)" \
+  '[ $crc -ne 0 ] || "$py" -c "import json; d=json.load(open(\"$tmp/inflight.json\")); assert len(d)==50 or \"error\" in d"'
+expect "port closed after stop" '! curl -s -o /dev/null "http://127.0.0.1:$port/healthz"'
+
+# --- bad config / options
+"$bin" serve --set port=banana > "$tmp/bad.log" 2>&1; rc=$?
+expect "a bad option value exits 2 with the reason" '[ $rc -eq 2 ] && grep -q "port: \"banana\" is not a number" "$tmp/bad.log"'
+"$bin" serve --listen 0.0.0.0 --port 0 --model "$tmp/model" > "$tmp/open.log" 2>&1; rc=$?
+expect "refuses a non-loopback address without a token (exit 3)" '[ $rc -eq 3 ] && grep -q "without a token" "$tmp/open.log"'
+
+# --- --data-dir: LMDB state and the learned model survive a restart
+token=t2
+start dd --token t2 --data-dir "$tmp/dd"
+req POST /v1/check '{"id":"d1","from":"zed@x","to":"amy@x","text":"WINNER!! claim your cash prize, call 09061701461 now"}'
+req POST /v1/report '{"reporter":"amy@x","id":"d1","label":"spam"}'
+expect "report in data-dir daemon learned" '[ "$(j "d[\"learned\"]")" = True ]'
+kill -TERM "$pid"; wait "$pid"; rc=$?
+expect "data-dir daemon stops with 0 and saves the learned model" '[ $rc -eq 0 ] && [ -s "$tmp/dd/model.bin" ]'
+start dd2 --token t2 --data-dir "$tmp/dd"
+expect "restart loads the learned model" 'grep -q "model $tmp/dd/model.bin" "$tmp/dd2.log"'
+req GET /v1/accounts/zed@x
+expect "restart keeps account state in LMDB (got $code)" '[ "$code" = 200 ] && [ "$(j "d[\"profile\"][\"messages\"]")" = 1 ]'
+kill -TERM "$pid"; wait "$pid"
+
+# --- a short soak with the load generator (the documented figures use
+# bench/serve_load.sh with 5 minutes): no errors, clean SIGTERM
+if [ -x "$build/bench_serve" ]; then
+  shared="$src/../shared/data/sms_spam_collection/test.jsonl"
+  [ -f "$shared" ] || shared="$src/data/corpus/sms_spam_train.jsonl"
+  for mode in single batch; do
+    "$build/bench_serve" --spawn "$bin" --model "$tmp/model" --data "$shared" \
+      --mode $mode --batch 100 --conns 4 --seconds "${SG_SOAK_SECONDS:-3}" > "$tmp/soak.txt" 2>&1; rc=$?
+    expect "soak ($mode): no errors, daemon exits 0 (rc $rc: $(tr '\n' ' ' < "$tmp/soak.txt"))" \
+      '[ $rc -eq 0 ] && grep -q "^errors: 0" "$tmp/soak.txt" && grep -q "exit status after SIGTERM: 0" "$tmp/soak.txt"'
+  done
+fi
+
+echo "cli_serve: $passes passed, $fails failed"
+[ $fails -eq 0 ]
