@@ -19,25 +19,37 @@ DEB_PACKAGES = build-essential cmake pkg-config clang libclang-rt-14-dev \
   liblmdb-dev libhiredis-dev libmicrohttpd-dev libsodium-dev libpcre2-dev \
   libcmocka-dev bogofilter redis-server
 
-.PHONY: all deps build check test asan demo bench fuzz clean
+.PHONY: all deps deps-test build check test asan demo bench fuzz clean
 
 all: build
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# Packages only the end-to-end tests and benchmarks need (a real XMPP
+# server and client library, an HTTP load generator).
+TEST_PACKAGES = prosody python3-slixmpp wrk curl
+
+# install_missing LIST: apt-get install whatever of LIST is not installed.
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install:$$missing)" >&2; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
+
+deps-test: deps
+	$(call install_missing,$(TEST_PACKAGES))
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
-test: build
+test: build deps-test
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 asan: deps

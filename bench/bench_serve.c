@@ -127,6 +127,22 @@ static long rss_kib(pid_t pid) {
     return kib;
 }
 
+/* CPU time (user + system) the process has used, seconds; -1 unknown. */
+static double cpu_seconds(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                     &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
 /* Start `spimguard serve` on a free port; returns its pid, sets o->port. */
 static pid_t spawn(opts *o) {
     char log[] = "/tmp/bench_serve.XXXXXX";
@@ -318,7 +334,8 @@ static int parse(int argc, char **argv, opts *o) {
             o->conns > 1000 || o->batch < 1 || o->seconds <= 0 || o->seconds > 3600) ? -1 : 0;
 }
 
-static void print_report(const opts *o, run *r, double secs, long rss0, long rss1) {
+static void print_report(const opts *o, run *r, double secs, long rss0, long rss1,
+                         double cpu) {
     qsort(r->lat, r->nlat, sizeof *r->lat, cmp_u64);
     size_t per = !strcmp(o->mode, "batch") ? (size_t)o->batch : 1;
     printf("mode %s%s, %d connections, %.1f s: %zu requests, %.0f requests/s, %.0f messages/s\n",
@@ -327,6 +344,9 @@ static void print_report(const opts *o, run *r, double secs, long rss0, long rss
     printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", pct(r, 0.5),
            pct(r, 0.9), pct(r, 0.99), pct(r, 0.999), pct(r, 1.0));
     printf("errors: %ld\n", r->errors);
+    if (cpu >= 0 && r->nlat)
+        printf("daemon CPU: %.1f us per request, %.1f us per message (%.2f cores busy)\n",
+               cpu * 1e6 / r->nlat, cpu * 1e6 / (r->nlat * per), cpu / secs);
     if (rss0 > 0) printf("daemon RSS: %.1f MiB after warm-up, %.1f MiB at the end (%+.1f MiB)\n",
                          rss0 / 1024.0, rss1 / 1024.0, (rss1 - rss0) / 1024.0);
 }
@@ -356,11 +376,13 @@ int main(int argc, char **argv) {
     r.errors = w.errors;
     r.nlat = 0;
     long rss0 = watch ? rss_kib(watch) : -1;
+    double cpu0 = watch ? cpu_seconds(watch) : -1;
     uint64_t t0 = now_ns();
     int rc = drive(&o, &r);
     double secs = (now_ns() - t0) / 1e9;
     long rss1 = watch ? rss_kib(watch) : -1;
-    print_report(&o, &r, secs, rss0, rss1);
+    double cpu = watch && cpu0 >= 0 ? cpu_seconds(watch) - cpu0 : -1;
+    print_report(&o, &r, secs, rss0, rss1, cpu);
     if (child) {
         int st = 0;
         kill(child, SIGTERM);

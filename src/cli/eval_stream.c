@@ -11,7 +11,9 @@
  *  - msgs_before_lock: per compromised account that sent lures, the lures
  *    it sent before the first verdict that locked it (the locking message
  *    is held, so it is not counted); an account never locked counts all
- *    its lures.  Median and 95th percentile (nearest rank).
+ *    its lures.  Median and 95th percentile (nearest rank), and the most
+ *    for the first hop (accounts taken over with no lure received before:
+ *    the phisher's own).
  *  - false_lock_pct: accounts locked at a time they were not compromised,
  *    over accounts that sent ham.
  *  - attack_recall_pct: attack messages (lures and spim) blocked.

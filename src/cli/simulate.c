@@ -296,6 +296,8 @@ typedef struct account {
     int64_t locked_until;   /* --defended: owner locked out until */
     bool suspended;
     uint32_t *order, norder; /* lure targets, in sending order */
+    const char *bcast_text; /* the owner sends one text to several friends */
+    uint32_t bcast_left;
     uint32_t atk_net;       /* the attacker's /24 */
     uint8_t atk_client, domain;
 } account;
@@ -364,7 +366,7 @@ static void format_ip(char *buf, size_t cap, uint32_t net, bool v6,
 
 /* ------------------------------------------------------------ events */
 
-enum { EV_HAM, EV_TAKEOVER, EV_LURE, EV_SPIM, EV_RESET };
+enum { EV_HAM, EV_BCAST, EV_TAKEOVER, EV_LURE, EV_SPIM, EV_RESET };
 
 typedef struct event {
     int64_t t;
@@ -547,6 +549,30 @@ static int on_account_action(sim *s, account *a, sg_account_action act,
     return 0;
 }
 
+/* Where the owner writes from: the main client (the second one 20 % of
+ * the time), home network 70 % / mobile 30 %; and on some days something
+ * new that is still the owner: another phone (1 % of days), a trip with
+ * another network (2 % of days). */
+static void ham_origin(sim *s, account *a, uint32_t i, int64_t t, sim_msg *m) {
+    uint64_t day = (uint64_t)((t - SIM_EPOCH_MS) / DAY_MS);
+    uint8_t c = a->two_clients && rnd_unit(&a->rng) < 0.2 ? a->client[1] : a->client[0];
+    if (draw(s->o->seed, i, day, 8) < 0.01) c = (uint8_t)((a->client[0] + 1) % 4);
+    m->client = client_names[c];
+    uint32_t net = rnd_unit(&a->rng) < 0.7 ? a->home_net : a->mobile_net;
+    if (a->roaming && net == a->mobile_net) net += (uint32_t)rnd_below(&a->rng, 4);
+    if (draw(s->o->seed, i, day, 7) < 0.02)
+        net = (uint32_t)(mix64(s->o->seed ^ ((uint64_t)i << 24) ^ day) & 0xffffff);
+    format_ip(m->ip, sizeof m->ip, net, a->v6, &a->rng);
+}
+
+/* Send an owner's message unless the owner is locked out. */
+static int send_ham(sim *s, account *a, sim_msg *m) {
+    if (a->suspended || a->locked_until > m->t) return 0;
+    sim_verdict v;
+    if (send_msg(s, m, &v)) return -1;
+    return on_account_action(s, a, v.account, m->t);
+}
+
 static int on_ham(sim *s, uint32_t i, int64_t t) {
     account *a = &s->acct[i];
     const graph *g = &s->g;
@@ -565,17 +591,32 @@ static int on_ham(sim *s, uint32_t i, int64_t t) {
         if (q->n) p = q;
     }
     m.text = p->v[rnd_below(&a->rng, p->n)];
-    m.client = client_names[a->two_clients && rnd_unit(&a->rng) < 0.2 ? a->client[1]
-                                                                      : a->client[0]];
-    uint32_t net = rnd_unit(&a->rng) < 0.7 ? a->home_net : a->mobile_net;
-    if (a->roaming && net == a->mobile_net) net += (uint32_t)rnd_below(&a->rng, 4);
-    format_ip(m.ip, sizeof m.ip, net, a->v6, &a->rng);
+    ham_origin(s, a, i, t, &m);
     int64_t next = next_ham(a, t);
     if (next <= s->t_end && heap_push(&s->q, next, EV_HAM, i, 0)) return -1;
-    if (a->suspended || a->locked_until > t) return 0; /* owner locked out */
-    sim_verdict v;
-    if (send_msg(s, &m, &v)) return -1;
-    return on_account_action(s, a, v.account, t);
+    if (rnd_unit(&a->rng) < 0.02 && deg >= 3 && !a->bcast_left) {
+        /* the same text to a few more friends, seconds apart */
+        a->bcast_text = m.text;
+        a->bcast_left = 2 + (uint32_t)rnd_below(&a->rng, 6);
+        if (heap_push(&s->q, t + 5000 + (int64_t)rnd_below(&a->rng, 25000), EV_BCAST, i, 0))
+            return -1;
+    }
+    return send_ham(s, a, &m);
+}
+
+static int on_bcast(sim *s, uint32_t i, int64_t t) {
+    account *a = &s->acct[i];
+    const graph *g = &s->g;
+    uint32_t deg = g->off[i + 1] - g->off[i];
+    sim_msg m = {.t = t, .from = a->id, .kind = "ham", .contact = true,
+                 .text = a->bcast_text,
+                 .compromised_at = a->stopped ? -1 : a->compromised_at};
+    m.to = s->acct[g->adj[g->off[i] + rnd_below(&a->rng, deg)]].id;
+    ham_origin(s, a, i, t, &m);
+    if (--a->bcast_left && t <= s->t_end &&
+        heap_push(&s->q, t + 5000 + (int64_t)rnd_below(&a->rng, 25000), EV_BCAST, i, 0))
+        return -1;
+    return send_ham(s, a, &m);
 }
 
 static int on_takeover(sim *s, uint32_t i, int64_t t) {
@@ -683,6 +724,7 @@ static int on_reset(sim *s, uint32_t i, int64_t t) {
 static int dispatch(sim *s, const event *e) {
     switch (e->type) {
     case EV_HAM: return on_ham(s, e->who, e->t);
+    case EV_BCAST: return on_bcast(s, e->who, e->t);
     case EV_TAKEOVER: return on_takeover(s, e->who, e->t);
     case EV_LURE: return on_lure(s, e->who, e->arg, e->t);
     case EV_SPIM: return on_spim(s, e->who, e->arg, e->t);

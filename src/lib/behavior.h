@@ -137,10 +137,13 @@ typedef struct sg_behav_config {
                                    profile (fewer than profile_min_msgs
                                    messages or younger than
                                    profile_min_age_ms); 0.5 */
-    double w_infected;          /* sender received this campaign before; 1.0 */
+    double w_infected;          /* sender received this campaign before
+                                   (counted when it is confirmed); 1.0 */
     double w_confirmed;         /* campaign already has a locked sender; 1.0 */
     uint32_t lock_fanout;       /* distinct contacts in the burst; 3 */
     double lock_points;         /* deviation + evidence points to lock; 2.5 */
+    double nolink_extra_points; /* more points a burst without any link
+                                   needs; 0.5 */
     double worm_points;         /* points to lock on the first message when
                                    infected and confirmed; 2.5 */
     double compromised_weight;  /* log-odds of COMPROMISED_SENDER; 6.0 */

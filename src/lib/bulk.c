@@ -64,6 +64,7 @@ void sg__behav_config_default(sg_behav_config *c) {
         .w_confirmed = 1.0,
         .lock_fanout = 3,
         .lock_points = 2.5,
+        .nolink_extra_points = 0.5,
         .worm_points = 2.5,
         .compromised_weight = 6.0,
         .new_account_ms = 2 * day,

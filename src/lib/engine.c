@@ -336,65 +336,40 @@ int sg_learn(sg_engine *eng, const sg_message *msg, int is_spam) {
     return rc;
 }
 
-/* Feature vectors of every labeled message, extracted once for all epochs. */
-typedef struct train_item {
-    sg_featvec fv;
-    int y;
-} train_item;
-
+/* Feature vectors of every labeled message, extracted once for all epochs:
+ * fv[i] and y[i] for i < *m (invalid UTF-8 is skipped). */
 static int extract_all(sg_engine *eng, sg_message *const *msgs, size_t n,
-                       train_item *items, size_t *nitems) {
-    *nitems = 0;
+                       sg_featvec *fv, int *y, size_t *m) {
+    *m = 0;
     for (size_t i = 0; i < n; i++) {
         if (msgs[i]->label < 0) continue;
         sg_ctx c;
         int rc = sg__ctx_init(eng, msgs[i], &c);
         if (rc == SG_EUTF8) continue;
         if (rc) return rc;
-        items[*nitems].fv = c.fv; /* take ownership of the vector */
-        items[*nitems].y = msgs[i]->label;
+        fv[*m] = c.fv; /* take ownership of the vector */
+        y[*m] = msgs[i]->label;
         memset(&c.fv, 0, sizeof c.fv);
         sg__ctx_free(&c);
-        (*nitems)++;
+        (*m)++;
     }
     return SG_OK;
 }
 
-/* splitmix64 (Steele, Lea & Flood 2014): a small, seedable generator. */
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void shuffle(size_t *order, size_t n, uint64_t *seed) {
-    for (size_t i = n; i > 1; i--) {
-        size_t j = splitmix64(seed) % i, t = order[i - 1];
-        order[i - 1] = order[j];
-        order[j] = t;
-    }
-}
-
+/* Batch training: features once, then the model's SVM solver (model.c). */
 int sg_train(sg_engine *eng, sg_message *const *msgs, size_t n, int epochs) {
     if (!eng || (!msgs && n) || epochs < 1 || epochs > 100) return SG_EINVAL;
-    train_item *items = sg__calloc(n ? n : 1, sizeof *items);
-    size_t *order = sg__calloc(n ? n : 1, sizeof *order);
-    size_t m = 0;
-    int rc = (!items || !order) ? SG_ENOMEM : extract_all(eng, msgs, n, items, &m);
+    size_t cap = n ? n : 1, m = 0;
+    sg_featvec *fv = sg__calloc(cap, sizeof *fv);
+    const sg_featvec **x = sg__calloc(cap, sizeof *x);
+    int *y = sg__calloc(cap, sizeof *y);
+    int rc = (!fv || !x || !y) ? SG_ENOMEM : extract_all(eng, msgs, n, fv, y, &m);
     if (!rc && m == 0) rc = sg__set_error(eng, SG_EINVAL, "no labeled message to train on");
-    uint64_t seed = eng->opt.seed;
-    for (size_t i = 0; i < m; i++) order[i] = i;
-    for (int e = 0; !rc && e < epochs; e++) {
-        shuffle(order, m, &seed);
-        double base = eng->model.rate;
-        eng->model.rate = base / (1.0 + e * 0.5); /* decaying step per epoch */
-        for (size_t i = 0; i < m; i++)
-            sg__model_update(&eng->model, &items[order[i]].fv, items[order[i]].y);
-        eng->model.rate = base;
-    }
-    for (size_t i = 0; items && i < n; i++) sg__featvec_free(&items[i].fv);
-    sg__free(items);
-    sg__free(order);
+    for (size_t i = 0; !rc && i < m; i++) x[i] = &fv[i];
+    if (!rc) rc = sg__model_train(&eng->model, x, y, m, epochs, eng->opt.seed);
+    for (size_t i = 0; fv && i < m; i++) sg__featvec_free(&fv[i]);
+    sg__free(fv);
+    sg__free(x);
+    sg__free(y);
     return rc;
 }

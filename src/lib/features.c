@@ -3,10 +3,11 @@
  * features for the content model (model.c): a bias, meta features (link,
  * phone number, currency, prize words, digit / upper-case shares, length,
  * obfuscation seen), word unigrams, OSB word pairs (Siefkes, Siefkes,
- * Hunt & Yerazunis 2004) and character 3- to 5-grams.  Each kind is hashed
- * with its own xxHash (XXH3) seed into 1 << hash_bits slots; every feature
- * keeps its span in the normalized text so a reason can name it.  It owns
- * no state and never calls the store.
+ * Hunt & Yerazunis 2004), shapes of tokens with digits and character 3- to
+ * 5-grams.  Each kind is hashed with its own xxHash (XXH3) seed into
+ * 1 << hash_bits slots and weighted per kind before the vector is scaled
+ * to unit length; every feature keeps its span in the normalized text so a
+ * reason can name it.  It owns no state and never calls the store.
  */
 #include "sg_internal.h"
 
@@ -33,6 +34,26 @@ static const uint64_t SEED_WORD = 0x73675f776f726421ull;
 static const uint64_t SEED_PAIR = 0x73675f7061697221ull;
 static const uint64_t SEED_CHAR = 0x73675f6368617221ull;
 static const uint64_t SEED_META = 0x73675f6d65746121ull;
+static const uint64_t SEED_SHAPE = 0x73675f7368617021ull;
+
+/* Value of each kind before the vector is scaled to unit L2 norm, indexed
+ * by sg_feat_kind.  Chosen by 5-fold cross-validation on the training
+ * corpora only (SMS train split, YouTube, tg-spam; docs/accuracy.md):
+ * words count more than character n-grams, word pairs less, and a heavier
+ * bias lets the intercept move with less cost to the margin. */
+static const float kind_weight[] = {
+    [SG_FEAT_BIAS] = 3.0f, [SG_FEAT_WORD] = 2.5f, [SG_FEAT_PAIR] = 0.7f,
+    [SG_FEAT_CHAR] = 1.0f, [SG_FEAT_META] = 1.0f, [SG_FEAT_SHAPE] = 1.0f};
+
+/* SG_FEAT_SHAPE features: which one, in sg_feat.gap. */
+enum {
+    SHAPE_TOKEN = 1,    /* shape of a whitespace token with a digit */
+    SHAPE_DIGITS,       /* a run of N ASCII digits (N >= 3) */
+    SHAPE_PREFIX,       /* a run of N digits starting with two given ones */
+    SHAPE_LONGEST       /* the longest digit run of the message */
+};
+#define SHAPE_MAX_BYTES 36 /* token shapes are cut after this many bytes */
+#define DIGITS_CAP 16      /* digit run lengths above this count as 16 */
 
 /* ------------------------------------------------------------ scratch */
 
@@ -63,6 +84,7 @@ typedef struct fx {
     bool last_space;        /* the last unit is a space run */
     size_t nu;              /* units (code points; a space run is one) */
     bool currency_sign;     /* a code point of category Sc was seen */
+    size_t ascii_digits;    /* ASCII digits in the text (bounds shapes) */
 } fx;
 
 /* ------------------------------------------------------------ emitting */
@@ -258,6 +280,7 @@ static void tokenize(fx *x) {
         UChar32 c;
         if ((unsigned char)t[i] < 0x80) {
             c = (unsigned char)t[i++];
+            x->ascii_digits += c >= '0' && c <= '9';
         } else {
             U8_NEXT(t, i, n, c);
             if (c < 0) c = 0xFFFD; /* normalize.c gives valid UTF-8 */
@@ -579,15 +602,122 @@ static void emit_chars(fx *x) {
     x->k.n = s.n;
 }
 
-static void scale_unit_norm(sg_featvec *fv) {
-    if (!fv->n) return;
-    float v = (float)(1.0 / sqrt((double)fv->n));
-    for (size_t i = 0; i < fv->n; i++) fv->v[i].val = v;
+/* Words that mix letters and digits ("4goten", "2nite", "150p"): each
+ * digit part and each part between digits is a word too, so SMS spellings
+ * share weights with the plain words ("goten", "nite", "150"). */
+static void emit_word_parts(fx *x) {
+    const char *t = x->n->text;
+    sink s = x->k;
+    for (size_t w = 0; w < x->nw; w++) {
+        const word *wd = &x->w[w];
+        if (wd->numeric || !wd->spaced) continue;
+        uint32_t a = wd->off, end = wd->off + wd->len, digits = 0;
+        for (uint32_t i = a; i < end; i++) digits += is_digit(t[i]);
+        if (digits == 0) continue;
+        for (uint32_t i = a; i < end;) {
+            uint32_t from = i;
+            bool d = is_digit(t[i]);
+            while (i < end && is_digit(t[i]) == d) i++;
+            emit(&s, XXH3_64bits_withSeed(t + from, i - from, SEED_WORD), SG_FEAT_WORD,
+                 from, i - from, 0, 0, 0);
+        }
+    }
+    x->k.n = s.n;
 }
 
-/* Upper bound of the features of a tokenized message, capped. */
+static bool ascii_space(char c) {
+    return c == ' ' || (c >= 0x09 && c <= 0x0D);
+}
+
+/* The shape of text[a..b): ASCII digits become '9', letters 'a', other
+ * characters stay ("£1000" -> "£9999", "150p/txt" -> "999a/aaa"), cut at
+ * a character boundary after SHAPE_MAX_BYTES.  Returns its length. */
+static size_t token_shape(const char *t, uint32_t a, uint32_t b,
+                          char out[SHAPE_MAX_BYTES]) {
+    size_t k = 0;
+    for (uint32_t i = a; i < b;) {
+        uint32_t at = i;
+        UChar32 c;
+        U8_NEXT(t, i, b, c);
+        if (k + (i - at) > SHAPE_MAX_BYTES) break;
+        if (c >= '0' && c <= '9') {
+            out[k++] = '9';
+        } else if (c >= 0 && (c < 0x80 ? ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+                                       : u_isalpha(c))) {
+            out[k++] = 'a';
+        } else {
+            memcpy(out + k, t + at, i - at);
+            k += i - at;
+        }
+    }
+    return k;
+}
+
+/* Shapes of the whitespace tokens that hold a digit: the form of phone
+ * numbers, short codes, prices and SMS spellings whatever their digits
+ * ("09061701461" -> 11 nines, "£1000" -> "£9999"). */
+static void emit_token_shapes(fx *x) {
+    const char *t = x->n->text;
+    uint32_t n = (uint32_t)x->n->len;
+    for (uint32_t i = 0; i < n;) {
+        while (i < n && ascii_space(t[i])) i++;
+        uint32_t a = i;
+        bool digit = false;
+        for (; i < n && !ascii_space(t[i]); i++) digit |= is_digit(t[i]);
+        if (!digit) continue;
+        char shape[SHAPE_MAX_BYTES];
+        size_t len = token_shape(t, a, i, shape);
+        emit(&x->k, XXH3_64bits_withSeed(shape, len, SEED_SHAPE), SG_FEAT_SHAPE, a,
+             i - a, 0, 0, SHAPE_TOKEN);
+    }
+}
+
+/* Runs of 3+ ASCII digits by length, and by length with their first two
+ * digits (UK premium numbers start 09, mobiles 07, short codes 8); and the
+ * length of the message's longest digit run (0 when it has none). */
+static void emit_digit_runs(fx *x) {
+    const char *t = x->n->text;
+    uint32_t n = x->ascii_digits ? (uint32_t)x->n->len : 0, longest = 0;
+    for (uint32_t i = 0; i < n;) {
+        if (!is_digit(t[i])) { i++; continue; }
+        uint32_t a = i;
+        while (i < n && is_digit(t[i])) i++;
+        uint32_t len = i - a;
+        if (len > longest) longest = len;
+        if (len < 3) continue;
+        uint32_t key[3] = {SHAPE_DIGITS, len < DIGITS_CAP ? len : DIGITS_CAP, 0};
+        emit(&x->k, XXH3_64bits_withSeed(key, 8, SEED_SHAPE), SG_FEAT_SHAPE, a, len,
+             0, 0, SHAPE_DIGITS);
+        key[0] = SHAPE_PREFIX;
+        key[2] = (uint32_t)(t[a] - '0') * 10 + (uint32_t)(t[a + 1] - '0');
+        emit(&x->k, XXH3_64bits_withSeed(key, 12, SEED_SHAPE), SG_FEAT_SHAPE, a, len,
+             0, 0, SHAPE_PREFIX);
+    }
+    uint32_t key[2] = {SHAPE_LONGEST, longest < DIGITS_CAP ? longest : DIGITS_CAP};
+    emit(&x->k, XXH3_64bits_withSeed(key, 8, SEED_SHAPE), SG_FEAT_SHAPE, 0, key[1],
+         0, 0, SHAPE_LONGEST);
+}
+
+/* Each feature gets its kind's weight, then the vector is scaled to unit
+ * L2 norm. */
+static void scale_unit_norm(sg_featvec *fv) {
+    size_t count[SG_FEAT_SHAPE + 1] = {0};
+    for (size_t i = 0; i < fv->n; i++) count[fv->v[i].kind]++;
+    double ss = 0;
+    for (size_t k = 0; k <= SG_FEAT_SHAPE; k++)
+        ss += (double)count[k] * kind_weight[k] * kind_weight[k];
+    if (ss <= 0) return;
+    double z = 1.0 / sqrt(ss);
+    for (size_t i = 0; i < fv->n; i++)
+        fv->v[i].val = (float)(kind_weight[fv->v[i].kind] * z);
+}
+
+/* Upper bound of the features of a tokenized message, capped.  Digits add
+ * at most 5 each: word parts (<= 3 per digit of the word), one token shape,
+ * two digit-run keys per run of 3+ digits; plus the longest run. */
 static size_t feature_bound(const fx *x) {
-    size_t b = 1 + SG_META_COUNT_ + x->nw * (1 + PAIR_WINDOW) + x->nu * 3;
+    size_t b = 2 + SG_META_COUNT_ + x->nw * (1 + PAIR_WINDOW) + x->nu * 3 +
+               x->ascii_digits * 5;
     return b < FEAT_MAX ? b : FEAT_MAX;
 }
 
@@ -618,6 +748,11 @@ static int extract(fx *x, sg_featvec *fv) {
     emit(&x->k, XXH3_64bits_withSeed("bias", 4, SEED_BIAS), SG_FEAT_BIAS, 0, 0, 0, 0, 0);
     emit_metas(x);
     emit_words(x);
+    if (x->ascii_digits) {
+        emit_word_parts(x);
+        emit_token_shapes(x);
+    }
+    emit_digit_runs(x);
     emit_pairs(x);
     emit_chars(x);
     fv->n = x->k.n;
@@ -741,6 +876,33 @@ static const char *meta_name(uint32_t id, uint32_t bucket) {
     }
 }
 
+/* `token shape "£9999"`, `11-digit number`, `11-digit number starting
+ * "09"`, `longest digit run: 11`. */
+static int shape_name(const sg_norm *n, const sg_feat *f, sg_buf *b) {
+    if (f->gap == SHAPE_LONGEST)
+        return sg__buf_printf(b, "longest digit run: %u%s", f->len,
+                              f->len >= DIGITS_CAP ? "+" : "");
+    if ((size_t)f->off + f->len > n->len || !n->text || f->len == 0)
+        return sg__buf_append(b, "digits", 6);
+    const char *t = n->text + f->off, *plus = f->len >= DIGITS_CAP ? "+" : "";
+    unsigned len = f->len < DIGITS_CAP ? f->len : DIGITS_CAP;
+    switch (f->gap) {
+    case SHAPE_TOKEN: {
+        char shape[SHAPE_MAX_BYTES];
+        size_t k = token_shape(n->text, f->off, f->off + f->len, shape);
+        return sg__buf_printf(b, "token shape \"%.*s\"", (int)k, shape);
+    }
+    case SHAPE_DIGITS:
+        return sg__buf_printf(b, "%u%s-digit number", len, plus);
+    case SHAPE_PREFIX:
+        if (f->len < 2) break;
+        return sg__buf_printf(b, "%u%s-digit number starting \"%.2s\"", len, plus, t);
+    default:
+        break;
+    }
+    return sg__buf_append(b, "digits", 6);
+}
+
 int sg__feature_name(const sg_norm *n, const sg_feat *f, sg_buf *b) {
     int rc;
     switch (f->kind) {
@@ -766,6 +928,8 @@ int sg__feature_name(const sg_norm *n, const sg_feat *f, sg_buf *b) {
         const char *s = meta_name(f->off, f->len);
         return sg__buf_append(b, s, strlen(s));
     }
+    case SG_FEAT_SHAPE:
+        return shape_name(n, f, b);
     default:
         return sg__buf_append(b, "feature", 7);
     }

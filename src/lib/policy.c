@@ -38,10 +38,18 @@ static const struct {
     {SG_LABEL_LOOKALIKE_URL, SG_ACTION_WARN},
 };
 
+/* Labels whose messages are held rather than dropped: the sender of a
+ * phishing link is often a compromised contact, not the phisher, and the
+ * operator needs the message as evidence; dropping would also tell the
+ * attacker which lure failed. */
+#define HOLD_NOT_DROP (SG_LABEL_PHISHING | SG_LABEL_LOOKALIKE_URL | \
+                       SG_LABEL_BLOCKLISTED_URL | SG_LABEL_COMPROMISED_SENDER)
+
 static sg_action action_for(double score, unsigned labels, sg_action floor) {
     sg_action a = SG_ACTION_DELIVER;
     for (size_t i = 0; i < sizeof action_ladder / sizeof action_ladder[0]; i++)
         if (score >= action_ladder[i].min_score) { a = action_ladder[i].action; break; }
+    if (a == SG_ACTION_DROP && (labels & HOLD_NOT_DROP)) a = SG_ACTION_HOLD;
     for (size_t i = 0; i < sizeof label_floor / sizeof label_floor[0]; i++)
         if ((labels & label_floor[i].label) && label_floor[i].floor > a)
             a = label_floor[i].floor;

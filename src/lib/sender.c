@@ -48,7 +48,8 @@ typedef struct acct_state {
     uint32_t status_since_s;  /* 120  when status last changed, s */
     uint8_t strikes;          /* 124  throttles so far */
     uint8_t version;          /* 125  layout version (1) */
-    uint16_t reserved;        /* 126 */
+    uint8_t burst_links;      /* 126  1 when the burst carried a link */
+    uint8_t reserved;         /* 127 */
 } acct_state;
 
 _Static_assert(sizeof(acct_state) == SG_ACCT_STATE_BYTES,
@@ -275,7 +276,8 @@ static uint32_t fanout(const sg_behav_config *cfg, acct_state *a,
  * more from the profile than the whole burst did (so a takeover's lures
  * displace the owner's own chain message, never the other way round). */
 static bool burst(const sg_behav_config *cfg, acct_state *a,
-                  const sg_behav_msg *rec, unsigned dev, int64_t now) {
+                  const sg_behav_msg *rec, unsigned dev, bool link,
+                  int64_t now) {
     uint32_t cl = (uint32_t)(rec ? rec->cluster : 0);
     uint32_t dom = rec ? rec->domain_hash : 0;
     if (!cl && !dom) return false;
@@ -292,12 +294,14 @@ static bool burst(const sg_behav_config *cfg, acct_state *a,
         a->burst_rcpt = 0;
         a->burst_msgs = 0;
         a->burst_dev = 0;
+        a->burst_links = 0;
     }
     if (cl && !a->burst_cluster) a->burst_cluster = cl;
     if (dom && !a->burst_domain) a->burst_domain = dom;
     set_bit64(&a->burst_rcpt, rec->to_hash);
     if (a->burst_msgs < UINT16_MAX) a->burst_msgs++;
     a->burst_dev |= (uint8_t)dev;
+    a->burst_links |= link;
     a->burst_last_s = now_s;
     return true;
 }
@@ -391,8 +395,11 @@ static int judge_compromise(const sg_behav_config *cfg, sg_ctx *c,
     double points = dev_points(cfg, d) +
                     (confirmed ? cfg->w_confirmed : 0) +
                     (confirmed && infected ? cfg->w_infected : 0);
-    *locked = (in_burst && fan >= cfg->lock_fanout &&
-               points >= cfg->lock_points) ||
+    /* a burst without any link (the "stuck abroad, send money" scam) must
+     * deviate more: legitimate owners forward chat to friends too */
+    double need = cfg->lock_points +
+                  (in_burst && !a->burst_links ? cfg->nolink_extra_points : 0);
+    *locked = (in_burst && fan >= cfg->lock_fanout && points >= need) ||
               (confirmed && infected && points >= cfg->worm_points);
     if (!*locked) return SG_OK;
     char why[320];
@@ -458,7 +465,7 @@ static int judge(const sg_behav_config *cfg, sg_ctx *c, acct_state *a,
     uint32_t fan = fanout(cfg, a, rec ? rec->to_hash
                                       : sg__behav_id_hash(c->msg->to),
                           c->now_ms);
-    bool in_burst = burst(cfg, a, rec, dev, c->now_ms);
+    bool in_burst = burst(cfg, a, rec, dev, f.has_url, c->now_ms);
     bool limited = rate_limited(cfg, a, c->now_ms, c->msg->ts_ms != 0);
     bool locked = false;
     int rc = judge_compromise(cfg, c, a, rec, &f, dev, in_burst, &locked);
@@ -553,6 +560,7 @@ int sg__sender_reset(sg_engine *eng, const char *id, int64_t now_ms) {
     a.burst_msgs = 0;
     a.burst_dev = 0;
     a.burst_cluster = a.burst_domain = 0;
+    a.burst_links = 0;
     sg_behav_config def;
     const sg_behav_config *cfg = sg__behav_config(eng);
     if (!cfg) sg__behav_config_default(&def), cfg = &def;

@@ -130,7 +130,8 @@ typedef enum sg_feat_kind {
     SG_FEAT_WORD,       /* word unigram: text[off..off+len) */
     SG_FEAT_PAIR,       /* OSB word pair: word a, gap, word b */
     SG_FEAT_CHAR,       /* character n-gram (3..5 code points) */
-    SG_FEAT_META        /* meta feature: meta id in off, bucket in len */
+    SG_FEAT_META,       /* meta feature: meta id in off, bucket in len */
+    SG_FEAT_SHAPE       /* digits: token shape, number length (gap = which) */
 } sg_feat_kind;
 
 /* Meta feature ids (sg_feat.off when kind == SG_FEAT_META). */
@@ -191,6 +192,11 @@ void sg__model_free(sg_model *m);
 double sg__model_margin(const sg_model *m, const sg_featvec *fv);
 /** One gradient step of logistic loss toward label y (1 spam, 0 ham). */
 void sg__model_update(sg_model *m, const sg_featvec *fv, int y);
+/** Batch training (model.c): linear SVM by dual coordinate descent, at
+ *  most `epochs` passes, result scaled to log-odds.  x[i], y[i] (1 spam,
+ *  0 ham) for i < n; reads x, keeps nothing.  @return SG_OK, SG_ENOMEM. */
+int sg__model_train(sg_model *m, const sg_featvec *const *x, const int *y,
+                    size_t n, int epochs, uint64_t seed);
 /** Save / load; see sg_engine_save_model.  errbuf gets a detail. */
 int sg__model_save(const sg_model *m, const char *path, char *err, size_t el);
 int sg__model_load(sg_model *m, const char *path, char *err, size_t el);
