@@ -78,6 +78,13 @@ typedef struct sg_options {
                                   "redis://HOST:PORT",
                                   "redis-cluster://HOST:PORT[,HOST:PORT..]";
                                   NULL = memory: (docs/storage.md) */
+    const char *evidence_dir; /**< evidence log directory: every account
+                                  action (and held phishing / compromise
+                                  message) is appended, hash-chained and
+                                  signed (docs/enforcement.md); NULL = no
+                                  log unless the policy file names one */
+    const char *policy_file; /**< enforcement policy, `key = value` lines
+                                  (docs/enforcement.md); NULL = defaults */
 } sg_options;
 
 /** Create an engine with an empty (all-zero) model.

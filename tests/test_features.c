@@ -1,9 +1,10 @@
 /*
  * test_features.c -- hashed features (features.c): which words, OSB word
- * pairs, character n-grams and meta features a message yields, with their
- * spans and readable names, on real SMS spam and ham lines from the SMS
- * Spam Collection and on hand-made tricky cases; plus unit L2 norm,
- * de-duplication, determinism and a 1 MiB input.
+ * pairs, character n-grams, digit shapes and meta features a message
+ * yields, with their spans and readable names, on real SMS spam and ham
+ * lines from the SMS Spam Collection and on hand-made tricky cases; plus
+ * the per-kind weights, unit L2 norm, de-duplication, determinism and a
+ * 1 MiB input.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,6 +60,8 @@ static const sg_feat *find(const msg *m, const char *name) {
     }
     return NULL;
 }
+
+static double l2(const sg_featvec *fv);
 
 static size_t count_kind(const msg *m, sg_feat_kind k) {
     size_t c = 0;
@@ -294,6 +297,95 @@ static void empty_text_has_bias_and_bucket_features_only(void **state) {
     assert_non_null(find(&m, "no digits"));
     assert_non_null(find(&m, "few letters"));
     assert_non_null(find(&m, "very short message"));
+    assert_null(find(&m, "longest digit run: 0"));
+    msg_free(&m);
+}
+
+static void real_spam_numbers_have_shapes_and_lengths(void **state) {
+    /* "... receivea £900 prize reward! To claim call 09061701461. Claim
+     *  code KL341. Valid 12 hours only." */
+    char *text = sms_text("train.jsonl", "sms-0009");
+    msg m = extract(text);
+    const sg_feat *f = find(&m, "token shape \"99999999999.\"");
+    assert_non_null(f);
+    assert_int_equal(f->kind, SG_FEAT_SHAPE);
+    assert_memory_equal(m.n.text + f->off, "09061701461.", 12);
+    assert_int_equal(f->len, 12);
+    assert_non_null(find(&m, "token shape \"£999\""));
+    assert_non_null(find(&m, "token shape \"aa999.\""));  /* kl341. */
+    assert_non_null(find(&m, "token shape \"99\""));      /* 12 */
+    assert_non_null(find(&m, "11-digit number"));
+    assert_non_null(find(&m, "11-digit number starting \"09\""));
+    assert_non_null(find(&m, "3-digit number starting \"90\"")); /* 900 */
+    assert_non_null(find(&m, "3-digit number starting \"34\"")); /* kl341 */
+    assert_null(find(&m, "2-digit number"));                   /* runs of 3+ */
+    assert_non_null(find(&m, "longest digit run: 11"));
+    assert_null(find(&m, "longest digit run: 3"));
+    free(text);
+    msg_free(&m);
+    m = extract("a 12345678901234567890 digit run");
+    assert_non_null(find(&m, "16+-digit number"));
+    assert_non_null(find(&m, "longest digit run: 16+"));
+    msg_free(&m);
+}
+
+static void sms_spellings_also_yield_their_parts(void **state) {
+    /* "... U wanna cum over 2nite? Chat now 09099725823 ..." (real spam) */
+    char *text = sms_text("train.jsonl", "sms-1459");
+    msg m = extract(text);
+    assert_non_null(find(&m, "word \"2nite\""));
+    const sg_feat *f = find(&m, "word \"nite\"");
+    assert_non_null(f);
+    assert_int_equal(f->kind, SG_FEAT_WORD);
+    assert_memory_equal(m.n.text + f->off - 1, "2nite", 5);
+    assert_non_null(find(&m, "word \"2\""));
+    assert_non_null(find(&m, "token shape \"9aaaa?\""));
+    free(text);
+    msg_free(&m);
+    /* a part is the same feature as the plain word */
+    msg a = extract("150p per msg"), b = extract("150 p");
+    assert_int_equal(find(&a, "word \"150\"")->idx, find(&b, "word \"150\"")->idx);
+    assert_non_null(find(&a, "word \"p\""));
+    assert_null(find(&b, "token shape \"999a\""));
+    assert_non_null(find(&a, "token shape \"999a\""));
+    msg_free(&a);
+    msg_free(&b);
+    /* words without digits are not split, numbers are not split */
+    m = extract("don't 12345");
+    assert_int_equal(count_kind(&m, SG_FEAT_WORD), 2);
+    msg_free(&m);
+}
+
+static void many_digit_parts_are_all_kept(void **state) {
+    /* 10 parts, 1 token shape, no run of 3 digits: the bound on features
+     * must leave room for every one and for all 21 character n-grams */
+    msg m = extract("a1b2c3d4e5");
+    assert_int_equal(count_kind(&m, SG_FEAT_WORD), 11);
+    assert_int_equal(count_kind(&m, SG_FEAT_SHAPE), 2); /* shape, longest run */
+    assert_non_null(find(&m, "token shape \"a9a9a9a9a9\""));
+    assert_int_equal(count_kind(&m, SG_FEAT_CHAR), 8 + 7 + 6);
+    msg_free(&m);
+}
+
+static void kinds_are_weighted_before_the_unit_norm(void **state) {
+    msg m = extract("call 09061701461 now");
+    const sg_feat *bias = find(&m, "bias"), *w = find(&m, "word \"call\""),
+                  *p = find(&m, "word pair \"call 09061701461\""),
+                  *c = find(&m, "char n-gram \"cal\""), *meta = find(&m, "phone number"),
+                  *sh = find(&m, "11-digit number");
+    assert_non_null(bias);
+    assert_non_null(w);
+    assert_non_null(p);
+    assert_non_null(c);
+    assert_non_null(meta);
+    assert_non_null(sh);
+    /* words 2.5, pairs 0.7, n-grams, meta and shapes 1, bias 3 */
+    assert_float_equal(w->val / c->val, 2.5, 1e-5);
+    assert_float_equal(p->val / c->val, 0.7, 1e-5);
+    assert_float_equal(meta->val / c->val, 1.0, 1e-6);
+    assert_float_equal(sh->val / c->val, 1.0, 1e-6);
+    assert_float_equal(bias->val / c->val, 3.0, 1e-5);
+    assert_true(fabs(l2(&m.fv) - 1.0) < 1e-5);
     msg_free(&m);
 }
 
@@ -396,6 +488,10 @@ int main(void) {
         cmocka_unit_test(obfuscation_meta_features),
         cmocka_unit_test(cjk_words_are_character_bigrams),
         cmocka_unit_test(empty_text_has_bias_and_bucket_features_only),
+        cmocka_unit_test(real_spam_numbers_have_shapes_and_lengths),
+        cmocka_unit_test(sms_spellings_also_yield_their_parts),
+        cmocka_unit_test(many_digit_parts_are_all_kept),
+        cmocka_unit_test(kinds_are_weighted_before_the_unit_norm),
         cmocka_unit_test(vectors_have_unit_norm_and_no_repeated_index),
         cmocka_unit_test(extraction_is_deterministic_and_reuses_the_vector),
         cmocka_unit_test(one_mebibyte_is_capped_and_unit_norm),

@@ -107,6 +107,11 @@ static void incr_on_a_non_counter_fails_and_changes_nothing(void **state) {
     assert_int_equal(v, 42);
     assert_int_equal(sg__store_get(s, K("acct:{b}"), buf, sizeof buf, &vlen, 0), SG_OK);
     assert_int_equal(vlen, 3);
+    /* past the int64 range: refused, the counter keeps its value */
+    assert_int_equal(sg__store_incr(s, K("c"), INT64_MAX - 1, 0, 0, &v), SG_OK);
+    assert_int_equal(sg__store_incr(s, K("c"), 2, 0, 0, &v), SG_EINVAL);
+    assert_int_equal(sg__store_incr(s, K("c"), 0, 0, 0, &v), SG_OK);
+    assert_int_equal(v, INT64_MAX - 1);
 }
 
 static void del_removes_and_is_fine_on_a_missing_key(void **state) {
@@ -125,6 +130,12 @@ static void bad_arguments_are_refused(void **state) {
     assert_int_equal(sg__store_put(s, "k", 0, "v", 1, 0, 0), SG_EINVAL);
     assert_int_equal(sg__store_put(s, "k", 1, NULL, 1, 0, 0), SG_EINVAL);
     assert_int_equal(sg__store_get(s, "k", 1, NULL, 4, &vlen, 0), SG_EINVAL);
+    static const char big[1];
+    assert_int_equal(sg__store_put(s, "k", 1, big, (16u << 20) + 1, 0, 0), SG_EINVAL);
+    char longkey[4097];
+    memset(longkey, 'k', sizeof longkey);
+    assert_int_equal(sg__store_put(s, longkey, sizeof longkey, "v", 1, 0, 0), SG_EINVAL);
+    assert_int_equal(sg__store_put(s, longkey, 4096, "v", 1, 0, 0), SG_OK);
     assert_int_equal(s->ops->commit(s), SG_EINVAL); /* commit without begin */
     assert_int_equal(s->ops->begin(s), SG_OK);
     assert_int_equal(s->ops->commit(s), SG_OK);

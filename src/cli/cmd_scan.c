@@ -20,6 +20,8 @@ static void scan_usage(FILE *f) {
         "  --allow FILE      extra allow-listed domains\n"
         "  --blocklist FILE  extra blocked domains or URLs\n"
         "  --max-text BYTES  longest accepted message text (default 65536)\n"
+        "  --evidence DIR    append every account action to the evidence log in DIR\n"
+        "  --policy FILE     enforcement policy, key = value (docs/enforcement.md)\n"
         "  --human           readable lines instead of JSON\n"
         "  --summary         print counts by action and label on stderr at the end\n"
         "  --quiet           no per-line errors on stderr (still counted)\n\n"
@@ -36,7 +38,8 @@ static int parse_scan_args(int argc, char **argv, scan_opts *o) {
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"brands", 1, 0, 'b'}, {"allow", 1, 0, 'a'},
         {"blocklist", 1, 0, 'B'}, {"max-text", 1, 0, 'x'}, {"human", 0, 0, 'H'},
-        {"summary", 0, 0, 's'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"summary", 0, 0, 's'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+        {"evidence", 1, 0, 'E'}, {"policy", 1, 0, 'P'}, {0, 0, 0, 0}};
     int c;
     memset(o, 0, sizeof *o);
     optind = 1;
@@ -49,6 +52,8 @@ static int parse_scan_args(int argc, char **argv, scan_opts *o) {
         case 'x': o->eng.max_text_bytes = strtoul(optarg, NULL, 10);
                   if (!o->eng.max_text_bytes) return EXIT_USAGE;
                   break;
+        case 'E': o->eng.evidence_dir = optarg; break;
+        case 'P': o->eng.policy_file = optarg; break;
         case 'H': o->human = true; break;
         case 's': o->summary = true; break;
         case 'q': o->quiet = true; break;
@@ -78,8 +83,11 @@ static void print_human(const sg_verdict *v, const sg_message *m) {
     if (sg_verdict_action(v) == SG_ACTION_DELIVER &&
         sg_verdict_account_action(v) == SG_ACCOUNT_NONE)
         return; /* the reasons of ordinary traffic are in the JSON form */
-    for (size_t i = 0; i < sg_verdict_reason_count(v) && i < 5; i++) {
+    for (size_t i = 0, shown = 0; i < sg_verdict_reason_count(v) && shown < 5; i++) {
         const sg_reason *r = sg_verdict_reason(v, i);
+        if (r->weight < 0 && strcmp(r->code, "CONTENT") != 0)
+            continue; /* what speaks for a message we stop is in the JSON */
+        shown++;
         printf("        %+6.2f %s: %s\n", r->weight, r->code, r->detail);
     }
     if (sg_verdict_account_action(v) != SG_ACCOUNT_NONE)

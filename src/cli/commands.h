@@ -25,6 +25,7 @@ int sg_cmd_eval(int argc, char **argv);
 int sg_cmd_urls(int argc, char **argv);
 int sg_cmd_simulate(int argc, char **argv);
 int sg_cmd_serve(int argc, char **argv);
+int sg_cmd_evidence(int argc, char **argv);
 
 /** Score a simulated stream (eval_stream.c): `stream_path` holds the
  *  simulator's messages with ground truth, `verdicts_path` the verdicts

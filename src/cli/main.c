@@ -20,6 +20,7 @@ static const struct command {
     {"urls", sg_cmd_urls, "find and judge the links in text (lookalikes, blocklists, lures)"},
     {"simulate", sg_cmd_simulate, "simulate a network under a worm-like phishing campaign"},
     {"serve", sg_cmd_serve, "run the HTTP daemon (JSON API, /metrics) for IM servers"},
+    {"evidence", sg_cmd_evidence, "verify, redact and export the tamper-evident evidence log"},
 };
 
 static void usage(FILE *f) {

@@ -18,6 +18,7 @@
 
 #include "commands.h"
 #include "serve.h"
+#include "serve_enforce.h"
 
 int64_t sg_serve_wall_ms(void) {
     struct timespec t;
@@ -88,6 +89,8 @@ static int engine_open(sg_serve *s) {
                     .allow_file = or_null(c->allow_file),
                     .blocklist_file = or_null(c->blocklist_file),
                     .store_uri = uri};
+    char evdir[4200];
+    sg_serve_enforce_options(c, &o, evdir, sizeof evdir); /* evidence, policy */
     if (sg_engine_new(&o, &s->eng)) {
         sg_serve_log("cannot create engine: %s", sg_engine_errmsg(NULL));
         return -1;
@@ -148,6 +151,7 @@ static void reload(sg_serve *s, const char *path, char **ov, int nov) {
     pthread_mutex_lock(&s->eng_lock);
     int lrc = sg__query_reload_lists(s->eng, lerr, sizeof lerr);
     pthread_mutex_unlock(&s->eng_lock);
+    sg_serve_enforce_reload(s); /* the policy file (serve_enforce.c) */
     if (rc || (lrc && lrc != SG_ENOTFOUND)) {
         sg_serve_log("reload failed: %s", rc ? "out of memory" : lerr);
         atomic_fetch_add(&s->metrics.reload_failures, 1);

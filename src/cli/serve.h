@@ -45,6 +45,7 @@ typedef struct sg_serve_config {
     char *brands_file;      /* protected brand domains; "" = shipped */
     char *allow_file;       /* extra allow-listed domains; "" */
     char *blocklist_file;   /* extra blocked domains / URLs; "" */
+    char *policy_file;      /* enforcement policy (serve_enforce.c); "" */
 } sg_serve_config;
 
 /** Fill *c with the defaults (strings allocated; sg_serve_config_free). */

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enforce.h"
 #include "serve.h"
+#include "serve_enforce.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -294,6 +296,8 @@ static int report_apply(sg_serve *s, report_in *in, sg_report_result *res) {
         .is_spam = in->is_spam, .reporter_received = in->received};
     pthread_mutex_lock(&s->eng_lock);
     int rc = sg__report_take(s->eng, &lim, &rep, sg_serve_now_ms(s), res);
+    if (!rc && !res->rate_limited) /* reporters of a cleared appeal lose trust */
+        sg__enforce_note_report(s->eng, in->reporter, in->account, in->is_spam, sg_serve_now_ms(s));
     if (!rc && res->learn && (rc = sg_learn(s->eng, in->msg, in->is_spam)) == SG_OK)
         s->model_dirty = true;
     pthread_mutex_unlock(&s->eng_lock);
@@ -402,6 +406,7 @@ static void h_account(sg_serve *s, const char *method, const char *rest,
     pthread_mutex_lock(&s->eng_lock);
     int64_t now = sg_serve_now_ms(s);
     int rc = reset ? sg__query_account_reset(s->eng, id, now) : SG_OK;
+    if (!rc && reset) sg__enforce_unlocked(s->eng, id, now); /* closes the case, logged */
     if (!rc) rc = sg__query_account(s->eng, id, now, &a);
     if (!rc) rc = sg__report_tally(s->eng, id, false, now, &t);
     pthread_mutex_unlock(&s->eng_lock);
@@ -502,6 +507,7 @@ static bool want(const char *method, const char *m, sg_serve_resp *r) {
 
 void sg_serve_api(sg_serve *s, const char *method, const char *path,
                   const char *body, size_t len, sg_serve_resp *r) {
+    if (sg_serve_enforce_route(s, method, path, body, len, r)) return; /* serve_enforce.c */
     if (!strcmp(path, "/v1/check")) {
         if (want(method, "POST", r)) h_check(s, body, len, r);
     } else if (!strcmp(path, "/v1/report")) {

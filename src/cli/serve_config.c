@@ -60,6 +60,8 @@ static const struct key {
      "extra allow-listed domains (reread on SIGHUP)"},
     {"blocklist_file", K_STR, O(blocklist_file), 0, 0, "", false,
      "extra blocked domains or URLs (reread on SIGHUP)"},
+    {"policy_file", K_STR, O(policy_file), 0, 0, "", false,
+     "enforcement policy, key = value (docs/enforcement.md; reread on SIGHUP)"},
 #undef O
 };
 #define NKEYS (sizeof keys / sizeof keys[0])

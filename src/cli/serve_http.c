@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "serve_enforce.h"
 
 /* Per-request state, kept in MHD's *con_cls from the first call on. */
 typedef struct req {
@@ -137,7 +138,8 @@ static bool is_check(const char *method, const char *url) {
 
 static void dispatch(sg_serve *s, struct MHD_Connection *c, const char *url,
                      const char *method, req *q, sg_serve_resp *r) {
-    bool health = !strcmp(url, "/healthz");
+    bool health = !strcmp(url, "/healthz") || /* and the dashboard's static files */
+                  sg_serve_enforce_public(method, url);
     if (atomic_load(&s->draining) && !health)
         sg_serve_error(r, 503, "shutting down");
     else if (!health && !authorized(s, c))

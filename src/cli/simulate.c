@@ -798,6 +798,8 @@ int sg_sim_run(const sg_sim_opts *o, FILE *out, sg_sim_result *res) {
     if (!rc) rc = load_all_texts(&s.tx, o->ham_path);
     if (!rc && o->defended && !(s.eng = sg_cli_engine(NULL, o->model_path, true)))
         rc = -1;
+    bool reported = rc != 0; /* the loaders print their own errors */
+    errno = 0;
     if (!rc) rc = setup_accounts(&s);
     if (!rc) rc = setup_attack(&s);
     res->nodes = s.g.n;
@@ -811,7 +813,10 @@ int sg_sim_run(const sg_sim_opts *o, FILE *out, sg_sim_result *res) {
                         (size_t)((s.t_end - SIM_EPOCH_MS) / 1000));
     }
     if (!o->quiet) sg_progress_end();
-    if (rc && errno == ENOMEM) sg_cli_error("simulate", "out of memory");
+    if (rc && !reported)
+        sg_cli_error("simulate", "stopped after %llu messages: %s",
+                     (unsigned long long)s.nmsg,
+                     errno ? strerror(errno) : "cannot write the message");
     sim_free(&s);
     return rc ? -1 : 0;
 }

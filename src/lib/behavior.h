@@ -133,6 +133,11 @@ typedef struct sg_behav_config {
                                          0.5, 1.0, 0.25 */
     double w_bad_url;           /* the urls stage flagged the link
                                    (lookalike, phishing, blocklisted); 1.5 */
+    double w_phishing;          /* more, when the message is a credential
+                                   lure with a foreign link (label
+                                   phishing): an owner who forwards a
+                                   lookalike link by mistake does not also
+                                   claim the account is locked; 1.0 */
     double w_no_profile;        /* the account is too new or too quiet for a
                                    profile (fewer than profile_min_msgs
                                    messages or younger than

@@ -59,6 +59,7 @@ void sg__behav_config_default(sg_behav_config *c) {
         .w_other_script = 1.0,
         .w_odd_length = 0.25,
         .w_bad_url = 1.5,
+        .w_phishing = 1.0,
         .w_no_profile = 0.5,
         .w_infected = 1.0,
         .w_confirmed = 1.0,
@@ -139,28 +140,37 @@ static int assign_cluster(sg_store *st, const sg_behav_config *cfg,
                           const sg_fingerprint *fp, int64_t now,
                           uint64_t *cluster, bool *is_new) {
     char key[SG_FP_BANDS][4 + 17];
-    band_val v[SG_FP_BANDS];
-    uint64_t id = 0;
-    for (int b = 0; b < SG_FP_BANDS; b++) {
+    band_val v[SG_FP_BANDS], nv;
+    sg_store_op op[SG_FP_BANDS];
+    for (int b = 0; b < SG_FP_BANDS; b++) { /* one round trip for all bands */
         memcpy(key[b], "fpb:", 4);
         sg__behav_hex64(fp->band[b], key[b] + 4);
-        size_t vlen = 0;
-        int rc = sg__store_get(st, key[b], 20, &v[b], sizeof v[b], &vlen, now);
-        if (rc == SG_OK && vlen != sizeof v[b]) rc = SG_ENOTFOUND;
-        if (rc == SG_ENOTFOUND) v[b].cluster = 0;
-        else if (rc) return store_err(rc);
+        op[b] = (sg_store_op){.op = SG_STORE_GET, .key = key[b], .klen = 20,
+                              .buf = &v[b], .cap = sizeof v[b]};
+    }
+    int rc = sg__store_batch(st, op, SG_FP_BANDS, now);
+    if (rc) return store_err(rc);
+    uint64_t id = 0;
+    for (int b = 0; b < SG_FP_BANDS; b++) {
+        if (op[b].err == SG_OK && op[b].out_len != sizeof v[b]) op[b].err = SG_ENOTFOUND;
+        if (op[b].err == SG_ENOTFOUND) v[b].cluster = 0;
+        else if (op[b].err) return store_err(op[b].err);
         if (!id) id = v[b].cluster;
     }
     *is_new = !id;
     if (!id) id = fp->band[0];
+    nv = (band_val){id, now};
+    size_t n = 0;
     for (int b = 0; b < SG_FP_BANDS; b++) {
         if (v[b].cluster == id && now - v[b].written_ms < cfg->fp_ttl_ms / 4)
             continue;
-        band_val nv = {id, now};
-        int rc = sg__store_put(st, key[b], 20, &nv, sizeof nv,
-                               now + cfg->fp_ttl_ms, now);
-        if (rc) return store_err(rc);
+        op[n++] = (sg_store_op){.op = SG_STORE_PUT, .key = key[b], .klen = 20,
+                                .val = &nv, .vlen = sizeof nv,
+                                .expire_at_ms = now + cfg->fp_ttl_ms};
     }
+    if (n && (rc = sg__store_batch(st, op, n, now))) return store_err(rc);
+    for (size_t i = 0; i < n; i++)
+        if (op[i].err) return store_err(op[i].err);
     *cluster = id;
     return SG_OK;
 }

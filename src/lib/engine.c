@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "sg_internal.h"
 #include "store.h"
+#include "enforce.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -98,7 +99,8 @@ int sg_engine_new(const sg_options *opts, sg_engine **out) {
         (rc = sg__normctx_new(&eng->nc)) ||
         (rc = sg__model_init(&eng->model, eng->opt.hash_bits)) ||
         (rc = open_store(eng)) ||
-        (rc = init_detectors(eng))) {
+        (rc = init_detectors(eng)) ||
+        (rc = sg__enforce_open(eng))) {
         snprintf(new_errmsg, sizeof new_errmsg, "%s",
                  eng->errmsg[0] ? eng->errmsg : sg_strerror(rc));
         sg_engine_free(eng);
@@ -113,6 +115,7 @@ void sg_engine_free(sg_engine *eng) {
     for (size_t i = 0; i < sg__ndetectors; i++)
         if (sg__detectors[i]->free && eng->det_state[i])
             sg__detectors[i]->free(eng->det_state[i]);
+    sg__enforce_free(eng->enforce);
     sg__store_free(eng->store);
     sg__model_free(&eng->model);
     sg__normctx_free(eng->nc);
@@ -307,6 +310,7 @@ int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
         sg_verdict_free(v);
         v = NULL;
     }
+    if (!rc) sg__enforce_record(eng, &c, v); /* evidence, after the commit */
     sg__ctx_free(&c);
     *out = v;
     return rc;

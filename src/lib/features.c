@@ -674,10 +674,10 @@ static void emit_token_shapes(fx *x) {
 
 /* Runs of 3+ ASCII digits by length, and by length with their first two
  * digits (UK premium numbers start 09, mobiles 07, short codes 8); and the
- * length of the message's longest digit run (0 when it has none). */
+ * length of the message's longest digit run (none without digits). */
 static void emit_digit_runs(fx *x) {
     const char *t = x->n->text;
-    uint32_t n = x->ascii_digits ? (uint32_t)x->n->len : 0, longest = 0;
+    uint32_t n = (uint32_t)x->n->len, longest = 0;
     for (uint32_t i = 0; i < n;) {
         if (!is_digit(t[i])) { i++; continue; }
         uint32_t a = i;
@@ -693,30 +693,34 @@ static void emit_digit_runs(fx *x) {
         emit(&x->k, XXH3_64bits_withSeed(key, 12, SEED_SHAPE), SG_FEAT_SHAPE, a, len,
              0, 0, SHAPE_PREFIX);
     }
+    if (longest == 0) return; /* "no digits" already says so */
     uint32_t key[2] = {SHAPE_LONGEST, longest < DIGITS_CAP ? longest : DIGITS_CAP};
     emit(&x->k, XXH3_64bits_withSeed(key, 8, SEED_SHAPE), SG_FEAT_SHAPE, 0, key[1],
          0, 0, SHAPE_LONGEST);
 }
 
 /* Each feature gets its kind's weight, then the vector is scaled to unit
- * L2 norm. */
-static void scale_unit_norm(sg_featvec *fv) {
-    size_t count[SG_FEAT_SHAPE + 1] = {0};
-    for (size_t i = 0; i < fv->n; i++) count[fv->v[i].kind]++;
+ * L2 norm.  Features come in blocks of one kind: block b is
+ * v[end[b - 1]..end[b]) (end[-1] = 0) of kind kinds[b]. */
+static void scale_unit_norm(sg_featvec *fv, const size_t *end,
+                            const sg_feat_kind *kinds, size_t blocks) {
     double ss = 0;
-    for (size_t k = 0; k <= SG_FEAT_SHAPE; k++)
-        ss += (double)count[k] * kind_weight[k] * kind_weight[k];
+    for (size_t b = 0, from = 0; b < blocks; from = end[b++])
+        ss += (double)(end[b] - from) * kind_weight[kinds[b]] * kind_weight[kinds[b]];
     if (ss <= 0) return;
     double z = 1.0 / sqrt(ss);
-    for (size_t i = 0; i < fv->n; i++)
-        fv->v[i].val = (float)(kind_weight[fv->v[i].kind] * z);
+    for (size_t b = 0, from = 0; b < blocks; from = end[b++]) {
+        float v = (float)(kind_weight[kinds[b]] * z);
+        for (size_t i = from; i < end[b]; i++) fv->v[i].val = v;
+    }
 }
 
-/* Upper bound of the features of a tokenized message, capped.  Digits add
- * at most 5 each: word parts (<= 3 per digit of the word), one token shape,
- * two digit-run keys per run of 3+ digits; plus the longest run. */
+/* Upper bound of the features of a tokenized message, capped.  ASCII
+ * digits add at most 5 each: word parts (<= 3 per digit of the word), a
+ * token shape, two digit-run keys per run of 3+ digits and the longest
+ * run (one per message). */
 static size_t feature_bound(const fx *x) {
-    size_t b = 2 + SG_META_COUNT_ + x->nw * (1 + PAIR_WINDOW) + x->nu * 3 +
+    size_t b = 1 + SG_META_COUNT_ + x->nw * (1 + PAIR_WINDOW) + x->nu * 3 +
                x->ascii_digits * 5;
     return b < FEAT_MAX ? b : FEAT_MAX;
 }
@@ -745,18 +749,26 @@ static int extract(fx *x, sg_featvec *fv) {
     x->k.set = slots <= STACK_SET ? stack : sg__malloc(slots * sizeof *x->k.set);
     if (!x->k.set) return SG_ENOMEM;
     memset(x->k.set, 0, slots * sizeof *x->k.set);
+    static const sg_feat_kind kinds[] = {SG_FEAT_BIAS, SG_FEAT_META, SG_FEAT_WORD,
+                                         SG_FEAT_SHAPE, SG_FEAT_PAIR, SG_FEAT_CHAR};
+    size_t end[6];
     emit(&x->k, XXH3_64bits_withSeed("bias", 4, SEED_BIAS), SG_FEAT_BIAS, 0, 0, 0, 0, 0);
+    end[0] = x->k.n;
     emit_metas(x);
+    end[1] = x->k.n;
     emit_words(x);
+    if (x->ascii_digits) emit_word_parts(x);
+    end[2] = x->k.n;
     if (x->ascii_digits) {
-        emit_word_parts(x);
         emit_token_shapes(x);
+        emit_digit_runs(x);
     }
-    emit_digit_runs(x);
+    end[3] = x->k.n;
     emit_pairs(x);
+    end[4] = x->k.n;
     emit_chars(x);
-    fv->n = x->k.n;
-    scale_unit_norm(fv);
+    end[5] = fv->n = x->k.n;
+    scale_unit_norm(fv, end, kinds, 6);
     if (x->k.set != stack) sg__free(x->k.set);
     x->k.set = NULL;
     return SG_OK;

@@ -1,9 +1,12 @@
 /*
  * policy.c -- turns the signals the detectors found into a verdict: the
  * score (sigmoid of the summed log-odds), the labels, the action for the
- * message and for the account.  Thresholds live in one table below, each
- * defined once with its meaning.  It never touches the store.
+ * message and for the account.  Thresholds come from the policy config
+ * (policy_config.c: one table of keys with their defaults, loaded from a
+ * `key = value` file); the ceiling, allowlists and dry-run are applied by
+ * enforce.c.  It never touches the store.
  */
+#include "enforce.h"
 #include "sg_internal.h"
 
 #include <math.h>
@@ -11,32 +14,17 @@
 #include <string.h>
 
 /* Score thresholds (0..1), highest first: the first one the score reaches
- * decides the message action.  Defaults chosen on the SMS train split so
- * that "drop" blocks well under 0.1 % of ham (docs/accuracy.md). */
-static const struct {
-    double min_score;
-    sg_action action;
-} action_ladder[] = {
-    {0.98, SG_ACTION_DROP},
-    {0.90, SG_ACTION_HOLD},
-    {0.60, SG_ACTION_WARN},
-    {0.00, SG_ACTION_DELIVER},
-};
-
-/* A message at or above this score is labeled spim. */
-#define SPIM_LABEL_SCORE 0.60
-
-/* Labels that never let a message through untouched, with the least action
- * each one asks for. */
-static const struct {
-    unsigned label;
-    sg_action floor;
-} label_floor[] = {
-    {SG_LABEL_PHISHING, SG_ACTION_HOLD},
-    {SG_LABEL_BLOCKLISTED_URL, SG_ACTION_HOLD},
-    {SG_LABEL_COMPROMISED_SENDER, SG_ACTION_HOLD},
-    {SG_LABEL_LOOKALIKE_URL, SG_ACTION_WARN},
-};
+ * decides the message action (drop_score, hold_score, warn_score; defaults
+ * 0.98, 0.90, 0.60, chosen on the SMS train split so that "drop" blocks
+ * well under 0.1 % of ham).  Labels that never let a message through
+ * untouched ask for at least their *_action (phishing, blocklisted,
+ * compromised: hold; lookalike: warn). */
+static sg_action ladder(const sg_policy_config *pc, double score) {
+    if (score >= pc->drop_score) return SG_ACTION_DROP;
+    if (score >= pc->hold_score) return SG_ACTION_HOLD;
+    if (score >= pc->warn_score) return SG_ACTION_WARN;
+    return SG_ACTION_DELIVER;
+}
 
 /* Labels whose messages are held rather than dropped: the sender of a
  * phishing link is often a compromised contact, not the phisher, and the
@@ -45,10 +33,15 @@ static const struct {
 #define HOLD_NOT_DROP (SG_LABEL_PHISHING | SG_LABEL_LOOKALIKE_URL | \
                        SG_LABEL_BLOCKLISTED_URL | SG_LABEL_COMPROMISED_SENDER)
 
-static sg_action action_for(double score, unsigned labels, sg_action floor) {
-    sg_action a = SG_ACTION_DELIVER;
-    for (size_t i = 0; i < sizeof action_ladder / sizeof action_ladder[0]; i++)
-        if (score >= action_ladder[i].min_score) { a = action_ladder[i].action; break; }
+static sg_action action_for(const sg_policy_config *pc, double score,
+                            unsigned labels, sg_action floor) {
+    const struct { unsigned label; sg_action floor; } label_floor[] = {
+        {SG_LABEL_PHISHING, pc->phishing_action},
+        {SG_LABEL_BLOCKLISTED_URL, pc->blocklisted_action},
+        {SG_LABEL_COMPROMISED_SENDER, pc->compromised_action},
+        {SG_LABEL_LOOKALIKE_URL, pc->lookalike_action},
+    };
+    sg_action a = ladder(pc, score);
     if (a == SG_ACTION_DROP && (labels & HOLD_NOT_DROP)) a = SG_ACTION_HOLD;
     for (size_t i = 0; i < sizeof label_floor / sizeof label_floor[0]; i++)
         if ((labels & label_floor[i].label) && label_floor[i].floor > a)
@@ -86,11 +79,13 @@ int sg__policy_decide(sg_ctx *c, sg_verdict **out) {
     v->score = sg__sigmoid(sum);
     v->content_score = c->content_p;
     v->labels = c->labels;
-    if (v->score >= SPIM_LABEL_SCORE) v->labels |= SG_LABEL_SPIM;
+    const sg_policy_config *pc = sg__policy_config_of(c->eng);
+    if (v->score >= pc->spim_score) v->labels |= SG_LABEL_SPIM;
     if (c->msg->contact == 0) v->labels |= SG_LABEL_STRANGER;
-    v->action = action_for(v->score, v->labels, c->min_action);
+    v->action = action_for(pc, v->score, v->labels, c->min_action);
     v->account_action = c->account_action;
-    int rc = copy_reasons(c, v);
+    int rc = sg__enforce_adjust(c, v); /* ceiling, allowlists, dry-run */
+    if (!rc) rc = copy_reasons(c, v);
     if (!rc && c->msg->id && !(v->id = sg__strdup(c->msg->id))) rc = SG_ENOMEM;
     if (!rc && c->campaign && !(v->campaign = sg__strdup(c->campaign)))
         rc = SG_ENOMEM;

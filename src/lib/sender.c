@@ -113,23 +113,34 @@ static int save(sg_store *st, const sg_behav_config *cfg, const char *id,
 
 /* ------------------------------------------------------------ facts */
 
-/* Network of an address: IPv4 /24 or IPv6 /48, hashed; with text (for
- * reasons) when text is not NULL.  Something that is not an address is
- * hashed as given. */
+/* Network of an address for the profile: the top 16 bits hash its wide
+ * range (IPv4 /16, IPv6 /32: a carrier's pool), bits 4..15 its network
+ * (IPv4 /24, IPv6 /48); the low 4 bits stay free for the slot's count.
+ * With text (for reasons) when text is not NULL.  Something that is not an
+ * address is hashed as given. */
 static uint32_t net_hash(const char *ip, char *text, size_t cap) {
     unsigned char b[16];
+    uint32_t wide, narrow;
     if (inet_pton(AF_INET, ip, b) == 1) {
         if (text) snprintf(text, cap, "%u.%u.%u.0/24", b[0], b[1], b[2]);
-        return (uint32_t)XXH3_64bits(b, 3);
-    }
-    if (inet_pton(AF_INET6, ip, b) == 1) {
+        wide = (uint32_t)XXH3_64bits(b, 2), narrow = (uint32_t)XXH3_64bits(b, 3);
+    } else if (inet_pton(AF_INET6, ip, b) == 1) {
         if (text)
             snprintf(text, cap, "%x:%x:%x::/48", b[0] << 8 | b[1],
                      b[2] << 8 | b[3], b[4] << 8 | b[5]);
-        return (uint32_t)XXH3_64bits(b, 6);
+        wide = (uint32_t)XXH3_64bits(b, 4), narrow = (uint32_t)XXH3_64bits(b, 6);
+    } else {
+        if (text) snprintf(text, cap, "%.40s", ip);
+        wide = narrow = (uint32_t)XXH3_64bits(ip, strlen(ip));
     }
-    if (text) snprintf(text, cap, "%.40s", ip);
-    return (uint32_t)XXH3_64bits(ip, strlen(ip));
+    return (wide & 0xFFFF0000u) | (narrow & 0xFFF0u);
+}
+
+/* A network in a wide range the account uses (>= 2 messages). */
+static bool wide_known(const uint32_t *slots, int n, uint32_t h) {
+    for (int i = 0; i < n; i++)
+        if ((slots[i] & 0xF) >= 2 && (slots[i] >> 16) == (h >> 16)) return true;
+    return false;
 }
 
 /* Slot hashes keep their low 4 bits for a use count; never 0. */
@@ -210,7 +221,8 @@ static unsigned deviations(const sg_behav_config *cfg, const acct_state *a,
     if (f->client && slots_known(a->clients, 3) &&
         slot_count(a->clients, 3, f->client) < 2)
         d |= DEV_CLIENT;
-    if (f->net && slots_known(a->nets, 3) && slot_count(a->nets, 3, f->net) < 2)
+    if (f->net && slots_known(a->nets, 3) && slot_count(a->nets, 3, f->net) < 2 &&
+        !wide_known(a->nets, 3, f->net))
         d |= DEV_NETWORK;
     if (f->has_url && a->url_msgs < cfg->rare_share * a->msgs) d |= DEV_URL;
     if (hour_share(a, f->hour) < cfg->rare_share) d |= DEV_HOUR;
@@ -231,15 +243,19 @@ static double dev_points(const sg_behav_config *cfg, unsigned d) {
            (d & DEV_NO_PROFILE ? cfg->w_no_profile : 0);
 }
 
-/* Learn the message into the profile. */
-static void learn(acct_state *a, const msg_facts *f) {
+/* Count the message; with `profile`, learn it into the profile too (its
+ * hour, client, network, script, length, whether it had a link).  A
+ * message of a suspicious burst is only counted, so the stranger share of
+ * a new account still moves while its clients and links are not learned. */
+static void learn(acct_state *a, const msg_facts *f, bool profile) {
     if (++a->msgs >= MSGS_DECAY) {
         a->msgs /= 2;
         a->url_msgs /= 2;
         a->stranger_msgs /= 2;
     }
-    a->url_msgs += f->has_url;
     a->stranger_msgs += f->stranger;
+    if (!profile) return;
+    a->url_msgs += f->has_url;
     if (++a->hours[f->hour] == 255)
         for (int i = 0; i < 24; i++) a->hours[i] /= 2;
     uint32_t len = f->len > 65535 ? 65535 : f->len;
@@ -393,6 +409,7 @@ static int judge_compromise(const sg_behav_config *cfg, sg_ctx *c,
     bool confirmed = rec && rec->camp.confirmed;
     bool infected = rec && rec->camp.infected;
     double points = dev_points(cfg, d) +
+                    (c->labels & SG_LABEL_PHISHING ? cfg->w_phishing : 0) +
                     (confirmed ? cfg->w_confirmed : 0) +
                     (confirmed && infected ? cfg->w_infected : 0);
     /* a burst without any link (the "stuck abroad, send money" scam) must
@@ -471,7 +488,7 @@ static int judge(const sg_behav_config *cfg, sg_ctx *c, acct_state *a,
     int rc = judge_compromise(cfg, c, a, rec, &f, dev, in_burst, &locked);
     /* a burst that looks like a takeover must not teach the profile */
     bool suspicious = in_burst && dev_points(cfg, a->burst_dev) >= cfg->lock_points / 2;
-    if (!locked && !suspicious) learn(a, &f);
+    if (!locked) learn(a, &f, !suspicious);
     if (!rc && !locked) rc = judge_spim(cfg, c, a, fan);
     if (!rc && limited) rc = judge_rate(cfg, c);
     if (!rc && !locked && (dev & ~DEV_NO_PROFILE) && f.has_url) {

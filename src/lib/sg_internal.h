@@ -326,6 +326,7 @@ struct sg_engine {
     struct sg_store *store; /* account / bulk / campaign state */
     int64_t clock_ms;       /* latest message time seen */
     void *det_state[8];     /* one per detector row */
+    struct sg_enforce *enforce; /* policy config + evidence log (enforce.c) */
     char errmsg[256];
 };
 

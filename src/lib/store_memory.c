@@ -25,6 +25,7 @@
 #define SWEEP_STEP 2
 #define MIN_SLOTS 64
 #define MAX_KEY_BYTES 4096
+#define MAX_VALUE_BYTES (16u << 20) /* store.h: values up to 16 MiB */
 #define NOT_FOUND SIZE_MAX
 
 typedef struct mem_entry {
@@ -180,7 +181,7 @@ static int mem_get(sg_store *s, const void *key, size_t klen, void *buf,
 static int mem_put(sg_store *s, const void *key, size_t klen, const void *val,
                    size_t vlen, int64_t expire_at, int64_t now) {
     mem_store *m = (mem_store *)s;
-    if (!key_ok(key, klen) || (vlen && !val) || vlen > UINT32_MAX)
+    if (!key_ok(key, klen) || (vlen && !val) || vlen > MAX_VALUE_BYTES)
         return SG_EINVAL;
     sweep(m, now);
     bool fresh;
@@ -199,20 +200,21 @@ static int mem_incr(sg_store *s, const void *key, size_t klen, int64_t delta,
     if (!key_ok(key, klen)) return SG_EINVAL;
     sweep(m, now);
     size_t i = probe(m, key, klen, XXH3_64bits(key, klen), NULL);
-    if (i != NOT_FOUND && !is_expired(&m->slot[i], now) &&
-        m->slot[i].e->vlen != sizeof(int64_t))
-        return SG_EINVAL; /* not a counter: change nothing */
+    int64_t old = 0, sum;
+    if (i != NOT_FOUND && !is_expired(&m->slot[i], now)) {
+        const mem_entry *e = m->slot[i].e;
+        if (e->vlen != sizeof old) return SG_EINVAL; /* not a counter */
+        memcpy(&old, e->data + e->klen, sizeof old);
+    }
+    if (__builtin_add_overflow(old, delta, &sum)) return SG_EINVAL;
     bool fresh;
     i = upsert(m, key, klen, sizeof(int64_t), now, &fresh);
     if (i == NOT_FOUND) return SG_ENOMEM;
     mem_entry *e = m->slot[i].e;
-    int64_t v = 0;
-    if (!fresh) memcpy(&v, e->data + e->klen, sizeof v);
-    v += delta;
-    memcpy(e->data + e->klen, &v, sizeof v);
-    e->vlen = sizeof v;
+    memcpy(e->data + e->klen, &sum, sizeof sum);
+    e->vlen = sizeof sum;
     if (expire_at != 0 || fresh) m->slot[i].expire_at = expire_at;
-    if (out) *out = v;
+    if (out) *out = sum;
     return SG_OK;
 }
 
