@@ -8,6 +8,7 @@
  * message and never changes an account's status on a report.
  */
 #include "query.h"
+#include "enforce.h"
 #include "urls.h"
 
 #include <math.h>
@@ -303,6 +304,8 @@ int sg__report_take(sg_engine *eng, const sg_report_limits *lim,
     double w = lim->burst > 0 ? (left + 1.0) / lim->burst : 1.0;
     out->weight = fmax(lim->min_weight, fmin(1.0, w));
     if (!r->reporter_received) out->weight *= 0.5;
+    /* a reporter whose reports an operator found false weighs less */
+    out->weight *= sg__enforce_reporter_trust(eng, r->reporter, now_ms);
     rc = count_report(eng->store, r, out->weight, now_ms, &out->counted);
     if (!rc && r->text && r->text_len && r->reporter_received &&
         out->weight >= lim->learn_weight)

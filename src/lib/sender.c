@@ -12,6 +12,7 @@
  * Fingerprints, clusters and campaigns come from bulk.c (sg__behav_msg).
  */
 #include "behavior.h"
+#include "enforce.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -383,6 +384,13 @@ static int set_status(acct_state *a, sg_acct_status s, int64_t now) {
     return 1;
 }
 
+/* False when the policy records actions without enforcing them (dry run)
+ * or the account is allow-listed (policy_config.c). */
+static bool enforcing(const sg_engine *eng, const char *account) {
+    const sg_policy_config *pc = sg__policy_config_of(eng);
+    return !pc || (!pc->dry_run && !sg__policy_allowlisted(pc, account));
+}
+
 /* Messages of a locked or suspended account are held. */
 static int judge_closed(const sg_behav_config *cfg, sg_ctx *c,
                         const acct_state *a) {
@@ -511,7 +519,15 @@ static int sender_check(void *state, sg_ctx *c) {
     if ((rc = load(st, c->msg->from, c->now_ms, &a, &known))) return rc;
     if (a.status == SG_ACCT_LOCKED || a.status == SG_ACCT_SUSPENDED)
         return judge_closed(cfg, c, &a);
+    uint8_t status = a.status;
+    uint32_t since = a.status_since_s;
     rc = judge(cfg, c, &a, rec);
+    if (!enforcing(c->eng, c->msg->from)) {
+        /* dry run or allow-listed: the verdict says what would happen, the
+         * account keeps its status */
+        a.status = status;
+        a.status_since_s = since;
+    }
     int src = save(st, cfg, c->msg->from, c->now_ms, &a);
     return rc ? rc : src;
 }
