@@ -25,7 +25,7 @@ all: build
 
 # Packages only the end-to-end tests and benchmarks need (a real XMPP
 # server and client library, an HTTP load generator).
-TEST_PACKAGES = prosody python3-slixmpp wrk curl
+TEST_PACKAGES = prosody python3-slixmpp chromium wrk curl
 
 # install_missing LIST: apt-get install whatever of LIST is not installed.
 define install_missing
