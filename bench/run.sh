@@ -5,7 +5,10 @@ build=${1:-build}
 here=$(dirname "$0")
 shared=${SG_SHARED_DATA:-$here/../../shared/data}
 echo "== content model vs bogofilter, SMS Spam Collection train -> test"
-sh "$here/bogofilter_compare.sh" "$build" "$shared"
+bash "$here/bogofilter_compare.sh" "$build" "$shared"
+echo
+echo "== content model accuracy: cross-validation, default model, cross-domain"
+"$build/bench_accuracy" "$shared"
 echo
 echo "== in-process speed (one core)"
 "$build/bench_scan" "$shared/sms_spam_collection/test.jsonl" 3
@@ -21,6 +24,6 @@ s=$(date +%s.%N); n=$(bogofilter -d "$t/db" -M -T < "$t/big.mbox" | wc -l); e=$(
 echo "bogofilter: $(echo "$n $s $e" | awk '{printf "%.0f", $1/($3-$2)}') messages/s"
 rm -rf "$t"
 for b in "$build"/bench_*; do
-  case "$b" in */bench_scan) continue;; esac
+  case "$b" in */bench_scan|*/bench_accuracy) continue;; esac
   [ -x "$b" ] && { echo; echo "== $(basename "$b")"; "$b"; }
 done

@@ -235,16 +235,22 @@ typedef struct sg_reason {
  *  @return SG_OK, SG_EINVAL, SG_ENOMEM, SG_ESTORE. */
 int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out);
 
-/** Learn from one labeled message (online update of the content model):
- *  one step of logistic-regression gradient descent.
+/** Learn from one labeled message (online update of the content model, the
+ *  path of user reports): one step of logistic-regression gradient descent
+ *  on the message's features (docs/accuracy.md gives the step size).
  *  @param is_spam  1 spam, 0 ham.
  *  @return SG_OK, SG_EINVAL, SG_ENOMEM. */
 int sg_learn(sg_engine *eng, const sg_message *msg, int is_spam);
 
-/** Train the content model on a labeled set for `epochs` passes (1..100) in
- *  an order shuffled with the engine's seed.  Messages need a label
- *  (sg_message_label() != -1); unlabeled ones are skipped.
- *  Deterministic for a given seed and input order.
+/** Train the content model on a labeled set: naive-Bayes feature scaling
+ *  (NBSVM, Wang & Manning 2012), then a linear SVM solved by dual
+ *  coordinate descent (Hsieh et al. 2008) over the hashed features, scaled
+ *  so w.x is log-odds.  `epochs` (1..100) is the most passes it makes; it
+ *  stops earlier when the solution no longer changes.  Replaces the current
+ *  weights.  Messages need a label (sg_message_label() != -1); unlabeled
+ *  ones and ones with invalid UTF-8 are skipped.  Deterministic for a given
+ *  seed and input order.  Needs about 8 bytes per weight-table slot of
+ *  extra memory while it runs (32 MiB at hash_bits 22).
  *  @return SG_OK, SG_EINVAL (epochs out of range, or no labeled message),
  *          SG_ENOMEM. */
 int sg_train(sg_engine *eng, sg_message *const *msgs, size_t n, int epochs);

@@ -2,13 +2,18 @@
  * cmd_scan.c -- `spimguard scan`: judge a JSONL stream of messages, one
  * verdict per line on stdout.  A bad line gets a line-numbered error on
  * stderr and the stream goes on; the exit status then says some failed.
- * State (sender profiles, campaigns) is kept across the whole run.
+ * State (sender profiles, campaigns) is kept across the whole run, in
+ * memory unless --store / --data-dir name a persistent store; then each
+ * verdict is written (and flushed) only after its state was committed.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
+#include "group.h"
 
 static void scan_usage(FILE *f) {
     fprintf(f,
@@ -22,6 +27,9 @@ static void scan_usage(FILE *f) {
         "  --max-text BYTES  longest accepted message text (default 65536)\n"
         "  --evidence DIR    append every account action to the evidence log in DIR\n"
         "  --policy FILE     enforcement policy, key = value (docs/enforcement.md)\n"
+        "  --store URI       state store: memory: (default), lmdb:DIR, redis://HOST[:PORT],\n"
+        "                    redis-cluster://HOST:PORT[,...] (docs/storage.md)\n"
+        "  --data-dir DIR    keep the state in lmdb:DIR/state (as `serve --data-dir`)\n"
         "  --human           readable lines instead of JSON\n"
         "  --summary         print counts by action and label on stderr at the end\n"
         "  --quiet           no per-line errors on stderr (still counted)\n\n"
@@ -30,16 +38,34 @@ static void scan_usage(FILE *f) {
 
 typedef struct scan_opts {
     sg_options eng;
-    const char *model, *input;
+    const char *model, *input, *data_dir;
     bool human, summary, quiet;
+    bool durable;           /* a persistent store: flush every verdict */
+    char store_uri[4200];
 } scan_opts;
+
+/* --store wins; --data-dir DIR means lmdb:DIR/state (the layout of
+ * `serve --data-dir`); else memory. */
+static int scan_store(scan_opts *o) {
+    if (!o->store_uri[0] && o->data_dir) {
+        if (mkdir(o->data_dir, 0700) && errno != EEXIST) {
+            sg_cli_error("scan", "--data-dir %s: %s", o->data_dir, strerror(errno));
+            return EXIT_FATAL;
+        }
+        snprintf(o->store_uri, sizeof o->store_uri, "lmdb:%s/state", o->data_dir);
+    }
+    if (o->store_uri[0]) o->eng.store_uri = o->store_uri;
+    o->durable = o->store_uri[0] && strcmp(o->store_uri, "memory:") != 0;
+    return 0;
+}
 
 static int parse_scan_args(int argc, char **argv, scan_opts *o) {
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"brands", 1, 0, 'b'}, {"allow", 1, 0, 'a'},
         {"blocklist", 1, 0, 'B'}, {"max-text", 1, 0, 'x'}, {"human", 0, 0, 'H'},
         {"summary", 0, 0, 's'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-        {"evidence", 1, 0, 'E'}, {"policy", 1, 0, 'P'}, {0, 0, 0, 0}};
+        {"evidence", 1, 0, 'E'}, {"policy", 1, 0, 'P'}, {"store", 1, 0, 'S'},
+        {"data-dir", 1, 0, 'D'}, {0, 0, 0, 0}};
     int c;
     memset(o, 0, sizeof *o);
     optind = 1;
@@ -54,6 +80,8 @@ static int parse_scan_args(int argc, char **argv, scan_opts *o) {
                   break;
         case 'E': o->eng.evidence_dir = optarg; break;
         case 'P': o->eng.policy_file = optarg; break;
+        case 'S': snprintf(o->store_uri, sizeof o->store_uri, "%s", optarg); break;
+        case 'D': o->data_dir = optarg; break;
         case 'H': o->human = true; break;
         case 's': o->summary = true; break;
         case 'q': o->quiet = true; break;
@@ -63,7 +91,7 @@ static int parse_scan_args(int argc, char **argv, scan_opts *o) {
     }
     if (optind < argc) o->input = argv[optind++];
     if (optind < argc) { scan_usage(stderr); return EXIT_USAGE; }
-    return 0;
+    return scan_store(o);
 }
 
 typedef struct tally {
@@ -101,8 +129,31 @@ static void count(tally *t, const sg_verdict *v) {
         if (sg_verdict_labels(v) & (1u << i)) t->by_label[i]++;
 }
 
-/* Judge one input line; returns 0 or -1 for a rejected line, -2 fatal. */
-static int scan_line(sg_engine *eng, const scan_opts *o, sg_lines *r, size_t len, tally *t) {
+/* Messages parsed but not judged yet.  With a persistent store that gains
+ * from it (sg__group_worth) and a file as input, up to SCAN_GROUP messages
+ * share one store commit, and their verdicts are written after it; from a
+ * pipe every message is judged (and its verdict flushed) at once. */
+#define SCAN_GROUP 64
+typedef struct chunk {
+    sg_message *m[SCAN_GROUP];
+    size_t lineno[SCAN_GROUP];
+    size_t n, cap;
+} chunk;
+
+static void emit(const scan_opts *o, const sg_verdict *v, const sg_message *m, tally *t) {
+    if (o->human) {
+        print_human(v, m);
+    } else {
+        char *js = sg_verdict_to_json(v);
+        if (js) puts(js);
+        free(js);
+    }
+    count(t, v);
+}
+
+/* Parse one input line into the chunk; returns 0 or -1 for a rejected
+ * line, -2 fatal. */
+static int scan_line(const scan_opts *o, sg_lines *r, size_t len, chunk *ch) {
     char err[256];
     sg_message *m = NULL;
     int rc = r->too_long ? SG_ETOOBIG
@@ -113,23 +164,47 @@ static int scan_line(sg_engine *eng, const scan_opts *o, sg_lines *r, size_t len
                     r->too_long ? "line too long; skipped" : err);
         return rc == SG_ENOMEM ? -2 : -1;
     }
-    sg_verdict *v = NULL;
-    if ((rc = sg_check(eng, m, &v))) {
-        if (!o->quiet) fprintf(stderr, "%s:%zu: %s\n", r->name, r->lineno, sg_engine_errmsg(eng));
-        sg_message_free(m);
-        return rc == SG_ENOMEM ? -2 : -1;
-    }
-    if (o->human) {
-        print_human(v, m);
-    } else {
-        char *js = sg_verdict_to_json(v);
-        if (js) puts(js);
-        free(js);
-    }
-    count(t, v);
-    sg_verdict_free(v);
-    sg_message_free(m);
+    ch->m[ch->n] = m;
+    ch->lineno[ch->n++] = r->lineno;
     return 0;
+}
+
+/* All of the chunk in one store group; false when the group broke or its
+ * commit failed (then nothing of it was kept or written). */
+static bool judge_grouped(sg_engine *eng, const scan_opts *o, chunk *ch, tally *t) {
+    sg_verdict *v[SCAN_GROUP] = {0};
+    sg_check_group g;
+    bool ok = sg__group_begin(&g, eng) == SG_OK;
+    for (size_t i = 0; ok && i < ch->n; i++) ok = sg__group_check(&g, ch->m[i], &v[i]) == SG_OK;
+    if (ok) ok = sg__group_commit(&g) == SG_OK;
+    else sg__group_abort(&g);
+    for (size_t i = 0; i < ch->n; i++) {
+        if (ok) emit(o, v[i], ch->m[i], t);
+        sg_verdict_free(v[i]);
+    }
+    return ok;
+}
+
+/* Judge the chunk's messages; returns how many were rejected, or -2 fatal. */
+static int judge_chunk(sg_engine *eng, const scan_opts *o, const char *name, chunk *ch, tally *t) {
+    int bad = 0;
+    bool done = ch->n > 1 && judge_grouped(eng, o, ch, t);
+    for (size_t i = 0; !done && i < ch->n && bad >= 0; i++) { /* one by one */
+        sg_verdict *v = NULL;
+        int rc = sg_check(eng, ch->m[i], &v);
+        if (rc) {
+            if (!o->quiet) fprintf(stderr, "%s:%zu: %s\n", name, ch->lineno[i], sg_engine_errmsg(eng));
+            bad = rc == SG_ENOMEM ? -2 : bad + 1;
+            continue;
+        }
+        emit(o, v, ch->m[i], t);
+        sg_verdict_free(v);
+        if (o->durable) fflush(stdout); /* committed: let the reader see it */
+    }
+    if (o->durable) fflush(stdout);
+    for (size_t i = 0; i < ch->n; i++) sg_message_free(ch->m[i]);
+    ch->n = 0;
+    return bad;
 }
 
 static void print_summary(const tally *t) {
@@ -156,16 +231,28 @@ int sg_cmd_scan(int argc, char **argv) {
         return EXIT_FATAL;
     }
     tally t = {0};
+    chunk ch = {.cap = o.durable && r.total_bytes && sg__group_worth(eng) ? SCAN_GROUP : 1};
     size_t len;
     int got, fatal = 0;
     while (!fatal && (got = sg_lines_next(&r, &len)) == 1) {
         if (len == 0) continue;
         t.lines++;
-        int s = scan_line(eng, &o, &r, len, &t);
+        int s = scan_line(&o, &r, len, &ch);
         if (s == -1) t.bad++;
         if (s == -2) fatal = 1;
+        if (!fatal && ch.n == ch.cap) {
+            int b = judge_chunk(eng, &o, r.name, &ch, &t);
+            if (b < 0) fatal = 1;
+            else t.bad += (size_t)b;
+        }
         if ((t.lines & 1023) == 0) { fflush(stdout); sg_progress("scan", r.bytes_read, r.total_bytes); }
     }
+    if (!fatal) {
+        int b = judge_chunk(eng, &o, r.name, &ch, &t);
+        if (b < 0) fatal = 1;
+        else t.bad += (size_t)b;
+    }
+    for (size_t i = 0; i < ch.n; i++) sg_message_free(ch.m[i]);
     sg_progress_end();
     fflush(stdout);
     if (o.summary) print_summary(&t);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "simulate.h"
@@ -17,6 +18,8 @@ typedef enum { OPT_STR, OPT_U32, OPT_U64, OPT_DBL, OPT_MS, OPT_FLAG } opt_kind;
 typedef struct sim_cli {
     sg_sim_opts o;
     bool compare, json;
+    const char *data_dir;
+    char store[4200];       /* lmdb:DATA_DIR/state */
 } sim_cli;
 
 #define F(field) offsetof(sim_cli, field)
@@ -34,6 +37,8 @@ static const struct sim_opt {
     {"compare", OPT_FLAG, F(compare), 0, 0, "       run without and with the defence, print the spread"},
     {"json", OPT_FLAG, F(json), 0, 0, "       --compare: print one JSON object"},
     {"model", OPT_STR, F(o.model_path), 0, 0, "FILE   model for --defended (default model)"},
+    {"store", OPT_STR, F(o.store_uri), 0, 0, "URI    --defended: state store (memory:; lmdb:DIR, redis://H:P ...)"},
+    {"data-dir", OPT_STR, F(data_dir), 0, 0, "DIR    --defended: state in lmdb:DIR/state"},
     {"nodes", OPT_U32, F(o.gen_nodes), 10, 1e7, "N      generated graph: accounts (2000)"},
     {"degree", OPT_U32, F(o.gen_degree), 2, 1000, "N      generated graph: contacts each (20)"},
     {"rewire", OPT_DBL, F(o.gen_rewire), 0, 1, "P      generated graph: rewiring probability (0.1)"},
@@ -109,6 +114,11 @@ static int parse_args(int argc, char **argv, sim_cli *c) {
         }
         int rc = set_opt(c, d, argv[++i]);
         if (rc) return rc;
+    }
+    if (c->data_dir && !c->o.store_uri) {
+        snprintf(c->store, sizeof c->store, "lmdb:%s/state", c->data_dir);
+        mkdir(c->data_dir, 0700); /* LMDB creates state/; a failure shows there */
+        c->o.store_uri = c->store;
     }
     if (c->json && !c->compare) {
         sg_cli_error("simulate", "--json goes with --compare");

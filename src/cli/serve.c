@@ -130,6 +130,12 @@ static int config_build(sg_serve_config *c, const char *path, char **ov,
         key[kl] = '\0';
         if (sg_serve_config_set(c, key, eq + 1, err, errlen)) return -1;
     }
+    if (strcmp(c->store_failure, "error") && strcmp(c->store_failure, "open") &&
+        strcmp(c->store_failure, "closed")) {
+        snprintf(err, errlen, "store_failure: \"%s\" is not error, open or closed",
+                 c->store_failure);
+        return -1;
+    }
     return 0;
 }
 

@@ -46,6 +46,9 @@ typedef struct sg_serve_config {
     char *allow_file;       /* extra allow-listed domains; "" */
     char *blocklist_file;   /* extra blocked domains / URLs; "" */
     char *policy_file;      /* enforcement policy (serve_enforce.c); "" */
+    char *store_failure;    /* a check the store failed: "error" (503),
+                               "open" (deliver unjudged) or "closed"
+                               (hold unjudged); "error" */
 } sg_serve_config;
 
 /** Fill *c with the defaults (strings allocated; sg_serve_config_free). */
@@ -90,6 +93,9 @@ typedef struct sg_serve_metrics {
     atomic_uint_fast64_t labels[SG_LABEL_COUNT_];
     atomic_uint_fast64_t account_actions[4];/* by sg_account_action */
     atomic_uint_fast64_t check_errors;      /* messages answered with an error */
+    atomic_uint_fast64_t store_errors[3];   /* checks the store failed, by
+                                               store_failure: error, open,
+                                               closed */
     atomic_uint_fast64_t batches;
     atomic_uint_fast64_t reports[2][3];     /* [is_spam][SG_REPORT_*] */
     atomic_uint_fast64_t learned;           /* reports that taught the model */

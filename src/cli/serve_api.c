@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "enforce.h"
+#include "group.h"
 #include "serve.h"
 #include "serve_enforce.h"
 
@@ -62,22 +63,90 @@ static void note_campaign(sg_serve *s, const char *id, int64_t now) {
     }
 }
 
+/* A check the state store failed (a Redis node down) is answered as
+ * store_failure says: an error (503), or one of these in rc[] -- a verdict
+ * of its own, unjudged, that delivers (fail-open) or holds (fail-closed). */
+enum { UNJUDGED_DELIVER = 1, UNJUDGED_HOLD = 2 };
+
+static int failure_mode(sg_serve *s) {
+    pthread_rwlock_rdlock(&s->cfg_lock);
+    const char *f = s->cfg.store_failure;
+    int mode = !strcmp(f, "open") ? UNJUDGED_DELIVER
+               : !strcmp(f, "closed") ? UNJUDGED_HOLD : 0;
+    pthread_rwlock_unlock(&s->cfg_lock);
+    return mode;
+}
+
+/* The verdict of a message the store failed for, shaped like a verdict. */
+static char *unjudged_json(const sg_message *m, int how, const char *why) {
+    char detail[320];
+    snprintf(detail, sizeof detail, "state store failed (%s); %s unjudged "
+             "(store_failure = %s)", why, how == UNJUDGED_DELIVER ? "delivered" : "held",
+             how == UNJUDGED_DELIVER ? "open" : "closed");
+    const char *id = m ? sg_message_id(m) : NULL;
+    json_t *o = json_pack("{s:o, s:s, s:f, s:f, s:[], s:[{s:s, s:f, s:s}], s:n, s:s, s:b}",
+                          "id", id ? json_string(id) : json_null(),
+                          "action", how == UNJUDGED_DELIVER ? "deliver" : "hold",
+                          "score", 0.0, "content_score", 0.0, "labels", "reasons",
+                          "code", "STORE_UNAVAILABLE", "weight", 0.0, "detail", detail,
+                          "campaign", "account_action", "none", "unjudged", 1);
+    char *out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    return out;
+}
+
+/* All of a batch in one store group (group.h), so LMDB commits once and
+ * Redis sends one MULTI/EXEC per batch; the verdicts stand only when the
+ * group committed.  False (every v[i] NULL again) when the store gains
+ * nothing from it, or a check or the commit failed: then the caller judges
+ * the messages one by one.  Called with eng_lock held. */
+static bool judge_grouped(sg_serve *s, sg_message **m, size_t n, sg_verdict **v) {
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) live += m[i] != NULL;
+    if (live < 2 || !sg__group_worth(s->eng)) return false;
+    sg_check_group g;
+    bool ok = sg__group_begin(&g, s->eng) == SG_OK;
+    for (size_t i = 0; ok && i < n; i++)
+        if (m[i]) ok = sg__group_check(&g, m[i], &v[i]) == SG_OK;
+    if (ok) ok = sg__group_commit(&g) == SG_OK;
+    else sg__group_abort(&g);
+    for (size_t i = 0; !ok && i < n; i++) {
+        sg_verdict_free(v[i]);
+        v[i] = NULL;
+    }
+    return ok;
+}
+
 /* Judge n parsed messages under one lock acquisition.  v[i] stays NULL and
- * rc[i] gets the error for a message that failed. */
+ * rc[i] gets the error for a message that failed (or UNJUDGED_* when the
+ * store failed and store_failure says how to answer). */
 static void judge(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
                   int *rc, char (*why)[256]) {
+    int mode = failure_mode(s);
     pthread_mutex_lock(&s->eng_lock);
-    for (size_t i = 0; i < n; i++) {
+    bool grouped = judge_grouped(s, m, n, v);
+    for (size_t i = 0; !grouped && i < n; i++) {
         if (!m[i]) continue;
         rc[i] = sg_check(s->eng, m[i], &v[i]);
         if (rc[i]) snprintf(why[i], sizeof why[i], "%s", sg_engine_errmsg(s->eng));
-        else note_campaign(s, sg_verdict_campaign(v[i]), sg_message_ts(m[i]));
     }
+    for (size_t i = 0; i < n; i++) /* after the commit: the index has its own */
+        if (v[i]) note_campaign(s, sg_verdict_campaign(v[i]), sg_message_ts(m[i]));
     pthread_mutex_unlock(&s->eng_lock);
     for (size_t i = 0; i < n; i++) {
         if (v[i]) {
             sg_serve_metrics_verdict(&s->metrics, v[i]);
             sg_recent_put(s->recent, m[i], sg_verdict_campaign(v[i]));
+        } else if (m[i] && rc[i] == SG_ESTORE) {
+            atomic_fetch_add(&s->metrics.store_errors[mode], 1);
+            if (mode) {
+                rc[i] = mode;
+                atomic_fetch_add(&s->metrics.checks[mode == UNJUDGED_DELIVER
+                                                        ? SG_ACTION_DELIVER
+                                                        : SG_ACTION_HOLD], 1);
+            } else {
+                atomic_fetch_add(&s->metrics.check_errors, 1);
+            }
         } else {
             atomic_fetch_add(&s->metrics.check_errors, 1);
         }
@@ -98,7 +167,12 @@ static void check_one(sg_serve *s, const char *body, size_t len,
         return;
     }
     judge(s, &m, 1, &v, &rc, &err);
-    if (rc) {
+    if (rc == UNJUDGED_DELIVER || rc == UNJUDGED_HOLD) {
+        r->status = 200;
+        r->body = unjudged_json(m, rc, err);
+        r->len = r->body ? strlen(r->body) : 0;
+        if (!r->body) sg_serve_error(r, 500, "out of memory");
+    } else if (rc) {
         sg_serve_error(r, status_of(rc), "%s", err[0] ? err : sg_strerror(rc));
     } else {
         r->status = 200;
@@ -164,6 +238,8 @@ static char *batch_render(batch *b, size_t *len) {
         char *piece = NULL;
         if (b->v[i]) {
             piece = sg_verdict_to_json(b->v[i]);
+        } else if (b->rc[i] == UNJUDGED_DELIVER || b->rc[i] == UNJUDGED_HOLD) {
+            piece = unjudged_json(b->m[i], b->rc[i], b->why[i]);
         } else {
             json_t *o = json_pack("{s:s, s:I}", "error",
                                   b->why[i][0] ? b->why[i] : sg_strerror(b->rc[i]),

@@ -31,7 +31,7 @@ static const struct key {
     {"token", K_STR, O(token), 0, 0, "", true,
      "bearer token for all but /healthz (also $SPIMGUARD_TOKEN)"},
     {"store", K_STR, O(store), 0, 0, "", false,
-     "state store URI: memory:, lmdb:DIR, redis://HOST[:PORT]"},
+     "state store URI: memory:, lmdb:DIR, redis://HOST[:PORT], redis-cluster://H:P,..."},
     {"data_dir", K_STR, O(data_dir), 0, 0, "", false,
      "directory for LMDB state (if no store) and the learned model"},
     {"model", K_STR, O(model), 0, 0, "", false,
@@ -62,6 +62,8 @@ static const struct key {
      "extra blocked domains or URLs (reread on SIGHUP)"},
     {"policy_file", K_STR, O(policy_file), 0, 0, "", false,
      "enforcement policy, key = value (docs/enforcement.md; reread on SIGHUP)"},
+    {"store_failure", K_STR, O(store_failure), 0, 0, "error", true,
+     "state store down: error (503), open (deliver unjudged), closed (hold)"},
 #undef O
 };
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -91,6 +91,12 @@ static void render_checks(out *o, sg_serve_metrics *m) {
     head(o, "spimguard_check_errors_total", "counter",
          "Messages refused (bad JSON, missing field, invalid UTF-8, too big).");
     put(o, "spimguard_check_errors_total %lu\n", (unsigned long)GET(m->check_errors));
+    head(o, "spimguard_store_errors_total", "counter",
+         "Checks the state store failed, by how they were answered (store_failure).");
+    static const char *const how[3] = {"error", "open", "closed"};
+    for (int i = 0; i < 3; i++)
+        put(o, "spimguard_store_errors_total{handled=\"%s\"} %lu\n", how[i],
+            (unsigned long)GET(m->store_errors[i]));
     head(o, "spimguard_batches_total", "counter", "Batch requests judged.");
     put(o, "spimguard_batches_total %lu\n", (unsigned long)GET(m->batches));
 }

@@ -796,7 +796,8 @@ int sg_sim_run(const sg_sim_opts *o, FILE *out, sg_sim_result *res) {
     s.t_end = s.t0 + (int64_t)(o->attack_hours * HOUR_MS);
     int rc = o->graph_path ? load_graph(&s.g, o->graph_path) : gen_graph(&s.g, o, &s.rng);
     if (!rc) rc = load_all_texts(&s.tx, o->ham_path);
-    if (!rc && o->defended && !(s.eng = sg_cli_engine(NULL, o->model_path, true)))
+    sg_options eo = {.store_uri = o->store_uri};
+    if (!rc && o->defended && !(s.eng = sg_cli_engine(&eo, o->model_path, true)))
         rc = -1;
     bool reported = rc != 0; /* the loaders print their own errors */
     errno = 0;

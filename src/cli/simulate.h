@@ -42,6 +42,8 @@ typedef struct sg_sim_opts {
                                 password after; 6 h */
     bool defended;           /* feed each message through the engine */
     const char *model_path;  /* --defended: model; NULL = default model */
+    const char *store_uri;   /* --defended: state store URI (store.h);
+                                NULL = memory: */
     bool quiet;
 } sg_sim_opts;
 

@@ -121,6 +121,17 @@ static int store_err(int rc) {
     return rc == SG_ENOMEM ? SG_ENOMEM : SG_ESTORE;
 }
 
+int sg__behav_prefetch(sg_store *st, char (*keys)[SG_BEHAV_KEY_CAP],
+                       const size_t *lens, size_t n, int64_t now_ms) {
+    if (!st->ops->batch || n == 0) return SG_OK;
+    sg_store_op op[24];
+    if (n > sizeof op / sizeof op[0]) n = sizeof op / sizeof op[0];
+    for (size_t i = 0; i < n; i++)
+        op[i] = (sg_store_op){.op = SG_STORE_GET, .key = keys[i], .klen = lens[i]};
+    int rc = sg__store_batch(st, op, n, now_ms);
+    return rc ? store_err(rc) : SG_OK;
+}
+
 /* ------------------------------------------------------------ clusters */
 
 /* A band key's value: the cluster it points to and when it was written. */
@@ -268,6 +279,51 @@ static void campaign_input(sg_ctx *c, const sg_behav_msg *rec,
     }
 }
 
+/* Key "fpw:<hex id>" of a window record into key (21 bytes). */
+static void window_key(char *key, uint64_t id) {
+    memcpy(key, "fpw:", 4);
+    sg__behav_hex64(id, key + 4);
+}
+
+/* Id of the window record of all links to a landing domain. */
+static uint64_t domain_group_id(const char *domain) {
+    uint64_t d = XXH3_64bits_withSeed(domain, strlen(domain), 0x646f6d); /* "dom" */
+    return d ? d : 1;
+}
+
+/* First round trip of a message on a store that batches: its fingerprint's
+ * band keys, the sender's state (watched: it is rewritten whole), and what
+ * the campaign stage will read about its landing domains. */
+static int prefetch_message(sg_store *st, sg_ctx *c, const sg_behav_msg *rec,
+                            const sg_campaign_msg *m) {
+    char keys[SG_FP_BANDS + 2 + SG_CAMPAIGN_READ_KEYS][SG_BEHAV_KEY_CAP];
+    size_t lens[SG_FP_BANDS + 2 + SG_CAMPAIGN_READ_KEYS], n = 0;
+    if (!st->ops->batch) return SG_OK;
+    for (int b = 0; rec->fp.valid && b < SG_FP_BANDS; b++, n++) {
+        memcpy(keys[n], "fpb:", 4);
+        sg__behav_hex64(rec->fp.band[b], keys[n] + 4);
+        lens[n] = 20;
+    }
+    lens[n] = sg__sender_key(keys[n], c->msg->from);
+    int rc = sg__store_watch(st, keys[n], lens[n], c->now_ms);
+    if (rc) return store_err(rc);
+    n++;
+    if (m->ndomains) window_key(keys[n], domain_group_id(m->domains[0])), lens[n++] = 20;
+    n += sg__campaign_read_keys(m, false, keys + n, lens + n);
+    return sg__behav_prefetch(st, keys, lens, n, c->now_ms);
+}
+
+/* Second round trip, once the cluster is known: its window record and
+ * what the campaign stage will read about it. */
+static int prefetch_cluster(sg_store *st, const sg_campaign_msg *m) {
+    char keys[1 + SG_CAMPAIGN_READ_KEYS][SG_BEHAV_KEY_CAP];
+    size_t lens[1 + SG_CAMPAIGN_READ_KEYS], n = 0;
+    if (!st->ops->batch || !m->cluster || m->cluster_new) return SG_OK;
+    window_key(keys[n], m->cluster), lens[n++] = 20;
+    n += sg__campaign_read_keys(m, true, keys + n, lens + n);
+    return sg__behav_prefetch(st, keys, lens, n, m->now_ms);
+}
+
 static int build_record(bulk_state *bs, sg_ctx *c) {
     sg_behav_msg *rec = &bs->rec;
     sg_store *st = c->eng->store;
@@ -277,23 +333,27 @@ static int build_record(bulk_state *bs, sg_ctx *c) {
     const sg_urlset *urls = sg__ctx_urls(c);
     rec->has_url = urls->n > 0;
     int rc = sg__fingerprint(c->norm.text, c->norm.len, &rec->fp);
+    sg_campaign_msg m;
+    campaign_input(c, rec, &m);
+    if (!rc) rc = prefetch_message(st, c, rec, &m);
     bool is_new = false;
     if (!rc && rec->fp.valid)
         rc = assign_cluster(st, &bs->cfg, &rec->fp, c->now_ms, &rec->cluster,
                             &is_new);
+    m.cluster = rec->cluster;
+    m.cluster_new = is_new;
+    if (!rc) rc = prefetch_cluster(st, &m);
     bulk_count n = {0};
     if (!rc && rec->cluster)
         rc = count_window(st, &bs->cfg, rec->cluster, is_new, rec, c->now_ms,
                           &n);
     rec->senders = n.senders, rec->recipients = n.recipients, rec->msgs = n.msgs;
-    sg_campaign_msg m;
     campaign_input(c, rec, &m);
     if (!rc && m.ndomains) {
-        uint64_t d = XXH3_64bits_withSeed(m.domains[0], strlen(m.domains[0]),
-                                          0x646f6d); /* "dom" */
-        rec->domain_hash = (uint32_t)d;
-        rc = count_window(st, &bs->cfg, d ? d : 1, false, rec, c->now_ms, &n);
-        rec->domain_group = (sg_group_count){d ? d : 1, n.senders, n.recipients};
+        uint64_t d = domain_group_id(m.domains[0]);
+        rec->domain_hash = d == 1 ? 0 : (uint32_t)d;
+        rc = count_window(st, &bs->cfg, d, false, rec, c->now_ms, &n);
+        rec->domain_group = (sg_group_count){d, n.senders, n.recipients};
         m.domain_group = rec->domain_group;
     }
     m.cluster_new = is_new;

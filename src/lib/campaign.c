@@ -261,11 +261,18 @@ static int save_rec(sg_store *st, const sg_behav_config *cfg, const char *id,
     return rc ? store_err(rc) : SG_OK;
 }
 
-/* Count the message in the campaign and extend its lists. */
+/* Count the message in the campaign and extend its lists.  The record and
+ * its three lists are read in one round trip on a store that batches. */
 static int update_campaign(sg_store *st, const sg_behav_config *cfg,
                            const sg_campaign_msg *m, sg_campaign_hit *hit) {
+    char keys[4][SG_BEHAV_KEY_CAP];
+    size_t lens[4];
+    static const char *const parts[4] = {"", ":s", ":u", ":e"};
+    for (int i = 0; i < 4; i++) lens[i] = camp_key(keys[i], hit->id, parts[i]);
+    int rc = sg__behav_prefetch(st, keys, lens, 4, m->now_ms);
+    if (rc) return rc;
     camp_rec r;
-    int rc = load_rec(st, hit->id, m->now_ms, &r);
+    rc = load_rec(st, hit->id, m->now_ms, &r);
     if (rc && rc != SG_ENOTFOUND) return store_err(rc);
     uint64_t fh = sg__behav_id_hash(m->from), th = sg__behav_id_hash(m->to);
     bool new_sender = !has_bit(r.snd, fh);
@@ -289,6 +296,30 @@ static int update_campaign(sg_store *st, const sg_behav_config *cfg,
         rc = list_add(st, cfg, hit->id, ":e", edge, m->now_ms);
     }
     return rc;
+}
+
+size_t sg__campaign_read_keys(const sg_campaign_msg *m, bool cluster_keys,
+                              char (*keys)[SG_BEHAV_KEY_CAP], size_t *lens) {
+    sg_campaign_msg sel = *m;
+    size_t n = 0;
+    if (cluster_keys) {
+        if (!m->cluster || m->cluster_new) return 0;
+        char hex[17];
+        sg__behav_hex64(m->cluster, hex);
+        lens[n] = (size_t)snprintf(keys[n], SG_BEHAV_KEY_CAP, "cmap:f:%s", hex);
+        n++;
+        sel.ndomains = 0;
+    } else {
+        if (!m->ndomains) return 0;
+        lens[n] = (size_t)snprintf(keys[n], SG_BEHAV_KEY_CAP, "dom:%.255s",
+                                   m->domains[0]);
+        n++;
+        for (size_t i = 0; i < m->ndomains; i++, n++)
+            lens[n] = (size_t)snprintf(keys[n], SG_BEHAV_KEY_CAP,
+                                       "cmap:d:%.255s", m->domains[i]);
+        sel.cluster = 0;
+    }
+    return n + receipt_keys(m->from, &sel, keys + n, lens + n);
 }
 
 int sg__campaign_observe(sg_store *st, const sg_behav_config *cfg,

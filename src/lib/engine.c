@@ -290,8 +290,7 @@ static int run_detectors(sg_engine *eng, sg_ctx *c) {
 
 /* Everything one message writes to the store commits together, and only
  * when its verdict exists: a failed check leaves the state as it was. */
-int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
-    if (!eng || !msg || !out) return SG_EINVAL;
+static int check_once(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
     *out = NULL;
     sg_ctx c;
     sg_verdict *v = NULL;
@@ -306,7 +305,8 @@ int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
     if (rc) {
         sg__store_abort(eng->store);
     } else if ((rc = sg__store_commit(eng->store))) {
-        sg__set_error(eng, rc, "store commit failed: %s", sg__store_errmsg(eng->store));
+        if (rc != SG__ECONFLICT)
+            sg__set_error(eng, rc, "store commit failed: %s", sg__store_errmsg(eng->store));
         sg_verdict_free(v);
         v = NULL;
     }
@@ -314,6 +314,21 @@ int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
     sg__ctx_free(&c);
     *out = v;
     return rc;
+}
+
+/* A commit that found the sender's state changed by another daemon since
+ * it was read (SG__ECONFLICT, store.h) applied nothing: judge the message
+ * again on the fresh state (docs/storage.md "Many daemons, one truth"). */
+#define CHECK_ATTEMPTS 8
+
+int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
+    if (!eng || !msg || !out) return SG_EINVAL;
+    for (int i = 0; i < CHECK_ATTEMPTS; i++) {
+        int rc = check_once(eng, msg, out);
+        if (rc != SG__ECONFLICT) return rc;
+    }
+    return sg__set_error(eng, SG_ESTORE, "store: the sender's state changed "
+                         "under %d attempts in a row", CHECK_ATTEMPTS);
 }
 
 int sg_content_score(sg_engine *eng, const sg_message *msg, double *p) {

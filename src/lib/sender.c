@@ -86,12 +86,21 @@ static int store_err(int rc) {
     return rc == SG_ENOMEM ? SG_ENOMEM : SG_ESTORE;
 }
 
-/* Load the account; a new account starts at now.  *found tells which. */
+size_t sg__sender_key(char *buf, const char *id) {
+    return sg__behav_key(buf, "acct:", id, "");
+}
+
+/* Load the account; a new account starts at now.  *found tells which.
+ * Inside a group the key is watched first: the state is read, changed and
+ * written whole, so a daemon that wrote it meanwhile makes the commit a
+ * conflict and the message is judged again (docs/storage.md). */
 static int load(sg_store *st, const char *id, int64_t now, acct_state *a,
                 bool *found) {
     char key[SG_BEHAV_KEY_CAP];
-    size_t kl = sg__behav_key(key, "acct:", id, ""), vlen = 0;
-    int rc = sg__store_get(st, key, kl, a, sizeof *a, &vlen, now);
+    size_t kl = sg__sender_key(key, id), vlen = 0;
+    int rc = sg__store_watch(st, key, kl, now);
+    if (rc) return store_err(rc);
+    rc = sg__store_get(st, key, kl, a, sizeof *a, &vlen, now);
     *found = rc == SG_OK && vlen == sizeof *a && a->version == ACCT_VERSION;
     if (rc && rc != SG_ENOTFOUND) return store_err(rc);
     if (!*found) {
@@ -580,8 +589,7 @@ int sg__sender_view(sg_engine *eng, const char *id, int64_t now_ms,
     return SG_OK;
 }
 
-int sg__sender_reset(sg_engine *eng, const char *id, int64_t now_ms) {
-    if (!eng || !id) return SG_EINVAL;
+static int reset_once(sg_engine *eng, const char *id, int64_t now_ms) {
     acct_state a;
     bool found;
     int rc = load(eng->store, id, now_ms, &a, &found);
@@ -598,4 +606,22 @@ int sg__sender_reset(sg_engine *eng, const char *id, int64_t now_ms) {
     const sg_behav_config *cfg = sg__behav_config(eng);
     if (!cfg) sg__behav_config_default(&def), cfg = &def;
     return save(eng->store, cfg, id, now_ms, &a);
+}
+
+/* Read, change and write the state in one watched group, again when
+ * another daemon changed it meanwhile. */
+int sg__sender_reset(sg_engine *eng, const char *id, int64_t now_ms) {
+    if (!eng || !id) return SG_EINVAL;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int rc = sg__store_begin(eng->store);
+        if (rc) return store_err(rc);
+        rc = reset_once(eng, id, now_ms);
+        if (rc) {
+            sg__store_abort(eng->store);
+            return rc;
+        }
+        rc = sg__store_commit(eng->store);
+        if (rc != SG__ECONFLICT) return rc ? store_err(rc) : SG_OK;
+    }
+    return SG_ESTORE;
 }

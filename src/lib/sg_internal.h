@@ -178,7 +178,8 @@ void sg__featvec_free(sg_featvec *fv);
 int sg__feature_name(const sg_norm *n, const sg_feat *f, sg_buf *b);
 
 /* ------------------------------------------------------------ model */
-/* model.c: online logistic regression on hashed features. */
+/* model.c: a linear model on hashed features giving log-odds; batch
+ * training by SVM dual coordinate descent, online steps of logistic loss. */
 typedef struct sg_model {
     uint32_t hash_bits;
     float *w;           /* 1 << hash_bits weights */

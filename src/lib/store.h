@@ -89,7 +89,26 @@ typedef struct sg_store_ops {
     /** Detail of the last failure ("redis 127.0.0.1:6379: Connection
      *  refused"), or "".  Valid until the next call on s. */
     const char *(*errmsg)(sg_store *s);
+    /** Watch key for the open group (optimistic concurrency; docs/
+     *  storage.md "Many daemons, one truth").  Call it before the key's
+     *  first read in the group.  If another writer (daemon, process)
+     *  changes the key between this call and the outermost commit, that
+     *  commit applies nothing of the group and returns SG__ECONFLICT; the
+     *  caller reads again and redoes its work.  Outside a group it does
+     *  nothing.  NULL = the backend has no other writer to fear (memory:,
+     *  one process).  LMDB checks the watched values when the group's
+     *  write transaction starts (writers are serialised from there on);
+     *  Redis sends WATCH with the key's first read and learns of a
+     *  conflict from EXEC.  @return SG_OK, SG_EINVAL, SG_ENOMEM,
+     *  SG_ESTORE. */
+    int (*watch)(sg_store *s, const void *key, size_t klen, int64_t now_ms);
 } sg_store_ops;
+
+/** A commit found a watched key changed by another writer and applied
+ *  nothing (sg_store_ops.watch).  Internal: sg_check retries the message
+ *  and turns repeated conflicts into SG_ESTORE, so it never reaches the
+ *  public API. */
+#define SG__ECONFLICT (-100)
 
 struct sg_store {
     const sg_store_ops *ops;
@@ -246,6 +265,12 @@ static inline void sg__store_stats(sg_store *s, uint64_t *keys,
 }
 static inline const char *sg__store_errmsg(sg_store *s) {
     return s->ops->errmsg ? s->ops->errmsg(s) : "";
+}
+/** Watch a key for the open group (sg_store_ops.watch); SG_OK when the
+ *  backend has no watch (no other writer can interfere). */
+static inline int sg__store_watch(sg_store *s, const void *k, size_t kl,
+                                  int64_t now) {
+    return s->ops->watch ? s->ops->watch(s, k, kl, now) : SG_OK;
 }
 /** Run a batch (see sg_store_ops.batch); backends without one run the ops
  *  one by one (outside begin/commit each write then commits on its own). */

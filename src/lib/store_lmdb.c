@@ -57,8 +57,18 @@ typedef struct lm_store {
     unsigned char sweep_key[512];
     size_t sweep_klen;   /* 0: start from the first key */
     uint64_t grows;      /* times the map was grown (tests, metrics) */
+    sg_buf watch;        /* watched keys of the open group, read before
+                            its write transaction: wkey records */
+    bool conflict;       /* a watched key changed: commit applies nothing */
     char err[256];
 } lm_store;
+
+/* A watched key and what the group read for it (sg_store_ops.watch). */
+typedef struct wkey {
+    uint32_t klen;       /* followed by the key, padded to 8 bytes */
+    bool present;
+    uint64_t hash;       /* XXH3 of the stored bytes (header included) */
+} wkey;
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -249,6 +259,35 @@ static int log_write(lm_store *l, uint8_t op, const void *key, size_t klen,
 
 static int commit_txn(lm_store *l);
 
+/* What key holds in transaction t: present, and the hash of its bytes. */
+static int raw_state(lm_store *l, MDB_txn *t, const void *key, size_t klen,
+                     bool *present, uint64_t *hash) {
+    unsigned char tmp[512];
+    MDB_val k = map_key(l, key, klen, tmp), v;
+    int rc = mdb_get(t, l->dbi, &k, &v);
+    *present = rc == MDB_SUCCESS;
+    *hash = *present ? XXH3_64bits(v.mv_data, v.mv_size) : 0;
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* The group's write transaction has just started, so no other writer can
+ * change anything until it ends: a watched key that no longer holds what
+ * the group read makes the group a conflict (its commit applies nothing). */
+static int check_watched(lm_store *l) {
+    size_t off = 0;
+    while (off < l->watch.len && !l->conflict) {
+        const wkey *w = (const wkey *)(l->watch.p + off);
+        bool present;
+        uint64_t h;
+        int rc = raw_state(l, l->wtxn, w + 1, w->klen, &present, &h);
+        if (rc) return fail(l, rc, "checking a watched key");
+        l->conflict = present != w->present || h != w->hash;
+        off += (sizeof *w + w->klen + 7) & ~(size_t)7;
+    }
+    l->watch.len = 0;
+    return SG_OK;
+}
+
 /* One write: log it, apply it (growing the map and replaying as needed),
  * and commit at once when no group is open. */
 static int do_write(lm_store *l, uint8_t op, const void *key, size_t klen,
@@ -258,6 +297,7 @@ static int do_write(lm_store *l, uint8_t op, const void *key, size_t klen,
     int rc = SG_OK;
     if (l->broken) return SG_ESTORE;
     if (!l->wtxn && (rc = txn_begin(l))) return rc;
+    if (l->watch.len && (rc = check_watched(l))) goto undo;
     if ((rc = log_write(l, op, key, klen, val, vlen, exp, now, delta, &at)))
         goto undo;
     int mrc;
@@ -446,6 +486,35 @@ static int lm_del(sg_store *s, const void *key, size_t klen) {
                     NULL);
 }
 
+static int lm_watch(sg_store *s, const void *key, size_t klen, int64_t now) {
+    lm_store *l = (lm_store *)s;
+    if (!key_ok(key, klen)) return SG_EINVAL;
+    if (l->depth == 0 || l->wtxn) return SG_OK; /* writers already excluded */
+    MDB_txn *t = read_txn(l);
+    if (!t) return SG_ESTORE;
+    wkey w = {(uint32_t)klen, false, 0};
+    int rc = raw_state(l, t, key, klen, &w.present, &w.hash);
+    read_done(l, t);
+    if (rc) return fail(l, rc, "reading a watched key");
+    static const char pad[8];
+    size_t at = l->watch.len, padn = ((sizeof w + klen + 7) & ~(size_t)7) - sizeof w - klen;
+    if (sg__buf_append(&l->watch, (const char *)&w, sizeof w) ||
+        sg__buf_append(&l->watch, key, klen) ||
+        (padn && sg__buf_append(&l->watch, pad, padn))) {
+        l->watch.len = at;
+        return SG_ENOMEM;
+    }
+    return SG_OK;
+}
+
+/* The group ended: forget its watches. */
+static bool end_watch(lm_store *l) {
+    bool conflict = l->conflict;
+    l->watch.len = 0;
+    l->conflict = false;
+    return conflict;
+}
+
 static int lm_begin(sg_store *s) {
     ((lm_store *)s)->depth++;
     return SG_OK;
@@ -456,6 +525,15 @@ static int lm_commit(sg_store *s) {
     if (l->depth <= 0) return SG_EINVAL;
     if (--l->depth > 0) return SG_OK;
     read_end(l);
+    if (end_watch(l)) { /* another writer changed a watched key */
+        l->broken = false;
+        txn_abort(l);
+        l->log.len = 0;
+        l->group_now = 0;
+        l->group_writes = 0;
+        snprintf(l->err, sizeof l->err, "lmdb: a watched key changed");
+        return SG__ECONFLICT;
+    }
     if (l->broken) {
         l->broken = false;
         txn_abort(l);
@@ -472,6 +550,7 @@ static int lm_abort(sg_store *s) {
     if (l->depth <= 0) return SG_EINVAL;
     l->depth = 0;
     l->broken = false;
+    end_watch(l);
     read_end(l);
     txn_abort(l);
     l->log.len = 0;
@@ -506,6 +585,7 @@ static void lm_free(sg_store *s) {
         mdb_env_close(l->env);
     }
     sg__buf_free(&l->log);
+    sg__buf_free(&l->watch);
     sg__free(l);
 }
 
@@ -521,6 +601,7 @@ static const sg_store_ops lm_ops = {
     .free = lm_free,
     .abort = lm_abort,
     .errmsg = lm_errmsg,
+    .watch = lm_watch,
 };
 
 /* ------------------------------------------------------------ open */

@@ -369,10 +369,13 @@ typedef struct ovl {
     bool known;             /* state read from Redis or fully written */
     bool stale;             /* Redis holds an entry expired at now */
     bool queued, covered;   /* batch pass 1 scratch */
+    bool guarded;           /* commit scratch: its slot has a watched key */
     bool overwrite;         /* commit rewrites the key whole */
     bool dirty;             /* commit has something to write */
     bool exp_set;           /* relative counter: expiry changed */
     bool base_known;        /* base_* hold what Redis had when read */
+    bool watch;             /* send WATCH with the key's first read */
+    bool watched;           /* WATCH went out with its read (this group) */
     uint8_t base_kind;
     int64_t base_exp;
     int64_t exp, n, delta, now, n_est;
@@ -391,6 +394,9 @@ typedef struct rs_store {
     size_t tabcap;
     ovl **list;             /* insertion order */
     size_t n, cap;
+    size_t nwatched;        /* entries with WATCH sent in the open group */
+    bool watch_lost;        /* a pipeline failed while watches were held:
+                               the connection (and its WATCHes) may be new */
     char err[256];
 } rs_store;
 
@@ -405,6 +411,8 @@ static void ovl_clear(rs_store *r) {
         sg__free(r->list[i]);
     }
     r->n = 0;
+    r->nwatched = 0;
+    r->watch_lost = false;
 }
 
 static bool ovl_rehash(rs_store *r) {
@@ -541,18 +549,45 @@ static void add_hmget(rs_store *r, const void *key, size_t klen, int slot) {
 
 static int run_pipe(rs_store *r) {
     if (r->pipe.err) return r->pipe.err;
-    return r->link->exec(r->link, &r->pipe, r->err, sizeof r->err);
+    int rc = r->link->exec(r->link, &r->pipe, r->err, sizeof r->err);
+    if (rc && r->nwatched) r->watch_lost = true;
+    return rc;
 }
 
-/* Read the state of the n entries es[] from Redis in one pipeline. */
+static void add_keyed(rs_store *r, const char *verb, const ovl *e) {
+    sg_rpipe *p = &r->pipe;
+    sg__rpipe_start(p);
+    sg__rpipe_arg_str(p, verb);
+    sg__rpipe_arg(p, e->key, e->klen);
+    sg__rpipe_end(p, e->slot);
+}
+
+/* Read the state of the n entries es[] from Redis in one pipeline; a
+ * watched entry's HMGET is preceded by its WATCH (same slot, so the same
+ * connection as the commit's MULTI/EXEC). */
 static int fetch(rs_store *r, ovl **es, size_t n, int64_t now) {
     sg__rpipe_clear(&r->pipe);
-    for (size_t i = 0; i < n; i++) add_hmget(r, es[i]->key, es[i]->klen, es[i]->slot);
+    for (size_t i = 0; i < n; i++) {
+        if (es[i]->watch) add_keyed(r, "WATCH", es[i]);
+        add_hmget(r, es[i]->key, es[i]->klen, es[i]->slot);
+    }
     int rc = run_pipe(r);
-    for (size_t i = 0; i < n && rc == SG_OK; i++) {
+    for (size_t i = 0, ci = 0; i < n && rc == SG_OK; i++, ci++) {
         decoded d;
         ovl *e = es[i];
-        if ((rc = decode(r, r->pipe.cmd[i].reply, now, &d))) break;
+        if (e->watch) {
+            const redisReply *w = r->pipe.cmd[ci++].reply;
+            if (!w || w->type == REDIS_REPLY_ERROR) {
+                snprintf(r->err, sizeof r->err, "%s: WATCH: %s", r->link->name,
+                         w ? w->str : "no reply");
+                rc = SG_ESTORE;
+                break;
+            }
+            e->watch = false;
+            e->watched = true;
+            r->nwatched++;
+        }
+        if ((rc = decode(r, r->pipe.cmd[ci].reply, now, &d))) break;
         if (d.kind == K_VALUE && !(e->val = sg__malloc(d.vlen ? d.vlen : 1))) {
             rc = SG_ENOMEM;
             break;
@@ -727,15 +762,41 @@ static void emit(sg_rpipe *p, ovl *e) {
     }
 }
 
+/* Guarded slots (those holding a watched key) first, then by slot, then
+ * in the order the group touched the keys. */
 static int by_slot(const void *a, const void *b) {
     const ovl *x = *(ovl *const *)a, *y = *(ovl *const *)b;
+    if (x->guarded != y->guarded) return x->guarded ? -1 : 1;
     if (x->slot != y->slot) return x->slot < y->slot ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Every reply of the commit pipeline must be a success. */
+static bool in_slots(const int *ws, size_t nws, int slot) {
+    for (size_t i = 0; i < nws; i++)
+        if (ws[i] == slot) return true;
+    return false;
+}
+
+/* Distinct slots of the group's watched keys into ws[] (r->n room). */
+static size_t watched_slots(rs_store *r, int *ws) {
+    size_t nws = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->list[i]->watched && !in_slots(ws, nws, r->list[i]->slot))
+            ws[nws++] = r->list[i]->slot;
+    return nws;
+}
+
+/* Every reply of the commit pipeline must be a success; an EXEC that
+ * answered nil found a WATCHed key changed (nothing of it was applied). */
 static int check_replies(rs_store *r) {
     sg_rpipe *p = &r->pipe;
+    for (size_t i = 0; i < p->nunit; i++)
+        if (!p->unit[i].err && p->unit[i].atomic && p->unit[i].reply &&
+            p->unit[i].reply->type == REDIS_REPLY_NIL) {
+            snprintf(r->err, sizeof r->err, "%s: a watched key changed",
+                     r->link->name);
+            return SG__ECONFLICT;
+        }
     for (size_t i = 0; i < p->nunit; i++) {
         const sg_runit *u = &p->unit[i];
         const redisReply *e = sg__rpipe_unit_error(u);
@@ -753,40 +814,103 @@ static int check_replies(rs_store *r) {
     return SG_OK;
 }
 
-/* Send the group's writes: one MULTI/EXEC per hash slot, all pipelined.
- * Counters added relatively get their exact sum back in e->n. */
-static int flush(rs_store *r) {
-    ovl **d = sg__malloc((r->n ? r->n : 1) * sizeof *d);
-    if (!d) return SG_ENOMEM;
-    size_t nd = 0;
-    for (size_t i = 0; i < r->n; i++)
-        if (r->list[i]->dirty) d[nd++] = r->list[i];
-    int rc = SG_OK;
-    if (nd == 0) goto out;
-    qsort(d, nd, sizeof *d, by_slot);
+/* Close the unit being built; a unit on a guarded slot stays MULTI/EXEC
+ * even for one command, since its EXEC is what checks the WATCHes. */
+static void end_unit(sg_rpipe *p, const int *ws, size_t nws) {
+    int g = p->group;
+    sg__rpipe_group_end(p);
+    if (g && !p->err && (size_t)g <= p->nunit &&
+        in_slots(ws, nws, p->unit[g - 1].slot))
+        p->unit[g - 1].atomic = true;
+}
+
+/* Send the writes of d[0..nd) (sorted by slot), one MULTI/EXEC per slot,
+ * all pipelined; a watched slot of ws[] where nothing is written gets an
+ * UNWATCH.  Counters added relatively get their exact sum back in e->n.
+ * @return SG_OK, SG__ECONFLICT, SG_ESTORE, SG_ENOMEM. */
+static int send_writes(rs_store *r, ovl **d, size_t nd, const int *ws,
+                       size_t nws) {
     sg_rpipe *p = &r->pipe;
     sg__rpipe_clear(p);
     for (size_t i = 0; i < nd; i++) {
         if (i == 0 || d[i]->slot != d[i - 1]->slot) {
-            sg__rpipe_group_end(p);
+            end_unit(p, ws, nws);
             sg__rpipe_group(p, d[i]->slot);
         }
         emit(p, d[i]);
     }
-    sg__rpipe_group_end(p);
-    if (!(rc = run_pipe(r)) && !(rc = check_replies(r))) {
-        for (size_t i = 0; i < nd; i++) {
-            const redisReply *x = d[i]->incr_cmd
-                                      ? p->cmd[d[i]->incr_cmd - 1].reply
-                                      : NULL;
-            d[i]->n_est = d[i]->n;
-            if (x && x->type == REDIS_REPLY_INTEGER) d[i]->n = x->integer;
-        }
+    end_unit(p, ws, nws);
+    for (size_t j = 0; j < nws; j++) {
+        bool wrote = false;
+        for (size_t i = 0; i < nd && !wrote; i++) wrote = d[i]->slot == ws[j];
+        if (wrote) continue;
+        sg__rpipe_start(p);
+        sg__rpipe_arg_str(p, "UNWATCH");
+        sg__rpipe_end(p, ws[j]);
+    }
+    int rc = p->nunit ? run_pipe(r) : SG_OK;
+    if (!rc) rc = check_replies(r);
+    for (size_t i = 0; !rc && i < nd; i++) {
+        const redisReply *x = d[i]->incr_cmd ? p->cmd[d[i]->incr_cmd - 1].reply
+                                             : NULL;
+        d[i]->n_est = d[i]->n;
+        if (x && x->type == REDIS_REPLY_INTEGER) d[i]->n = x->integer;
     }
     sg__rpipe_clear(p);
+    return rc;
+}
+
+/* Send the group's writes: one MULTI/EXEC per hash slot, all pipelined.
+ * When the group watched keys, the slots holding them go first, on their
+ * own (one round trip more on a cluster; on one server every key is in
+ * one transaction anyway), and only when their EXEC succeeded does the
+ * rest follow: a conflict applies nothing. */
+static int flush(rs_store *r) {
+    ovl **d = sg__malloc((r->n ? r->n : 1) * sizeof *d);
+    int *ws = sg__malloc((r->n ? r->n : 1) * sizeof *ws);
+    int rc = d && ws ? SG_OK : SG_ENOMEM;
+    size_t nd = 0, ng = 0, nws = rc ? 0 : watched_slots(r, ws);
+    if (rc) goto out;
+    if (nws && r->watch_lost) { /* a dropped connection took its WATCHes */
+        snprintf(r->err, sizeof r->err, "%s: connection lost under a watch",
+                 r->link->name);
+        rc = SG__ECONFLICT;
+        goto out;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        ovl *e = r->list[i];
+        if (!e->dirty) continue;
+        e->guarded = in_slots(ws, nws, e->slot);
+        ng += e->guarded;
+        d[nd++] = e;
+    }
+    if (nd == 0 && nws == 0) goto out;
+    qsort(d, nd, sizeof *d, by_slot);
+    if (nws) rc = send_writes(r, d, ng, ws, nws);
+    if (!rc && nd > ng) rc = send_writes(r, d + ng, nd - ng, NULL, 0);
 out:
     sg__free(d);
+    sg__free(ws);
     return rc;
+}
+
+/* Drop the WATCHes of a group that ends without a commit. */
+static void unwatch(rs_store *r) {
+    int *ws = r->nwatched ? sg__malloc(r->n * sizeof *ws) : NULL;
+    size_t nws = ws ? watched_slots(r, ws) : 0;
+    if (!nws) {
+        sg__free(ws);
+        return;
+    }
+    sg__rpipe_clear(&r->pipe);
+    for (size_t j = 0; j < nws; j++) {
+        sg__rpipe_start(&r->pipe);
+        sg__rpipe_arg_str(&r->pipe, "UNWATCH");
+        sg__rpipe_end(&r->pipe, ws[j]);
+    }
+    run_pipe(r); /* a failure took the WATCHes with the connection */
+    sg__rpipe_clear(&r->pipe);
+    sg__free(ws);
 }
 
 /* ================================================================ store ops */
@@ -962,7 +1086,18 @@ static int rs_abort(sg_store *s) {
     rs_store *r = (rs_store *)s;
     if (r->depth <= 0) return SG_EINVAL;
     r->depth = 0;
+    unwatch(r);
     ovl_clear(r);
+    return SG_OK;
+}
+
+static int rs_watch(sg_store *s, const void *key, size_t klen, int64_t now) {
+    rs_store *r = (rs_store *)s;
+    if (!key_ok(key, klen)) return SG_EINVAL;
+    if (r->depth == 0) return SG_OK;
+    ovl *e = ovl_get(r, key, klen);
+    if (!e) return SG_ENOMEM;
+    if (!e->known && !e->overwrite && !e->watched) e->watch = true;
     return SG_OK;
 }
 
@@ -992,7 +1127,7 @@ static void rs_free(sg_store *s) {
         .name = NAME, .get = rs_get, .put = rs_put, .incr = rs_incr,           \
         .del = rs_del, .begin = rs_begin, .commit = rs_commit,                 \
         .stats = rs_stats, .free = rs_free, .batch = rs_batch,                 \
-        .abort = rs_abort, .errmsg = rs_errmsg,                                \
+        .abort = rs_abort, .errmsg = rs_errmsg, .watch = rs_watch,             \
     }
 static const sg_store_ops rs_ops = RS_OPS("redis");
 static const sg_store_ops rs_cluster_ops = RS_OPS("redis-cluster");
