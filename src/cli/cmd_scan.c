@@ -98,6 +98,16 @@ typedef struct tally {
     size_t lines, judged, bad, by_action[4], by_label[SG_LABEL_COUNT_];
 } tally;
 
+/* Bytes of the longest prefix of s of at most max bytes that ends on a
+ * character boundary, stopping at a line break. */
+static size_t utf8_prefix(const char *s, size_t max) {
+    size_t n = 0;
+    while (s[n] && s[n] != '\n' && n < max) n++;
+    if (s[n] && s[n] != '\n')
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    return n;
+}
+
 static void print_human(const sg_verdict *v, const sg_message *m) {
     char labels[256] = "";
     for (unsigned i = 0; i < SG_LABEL_COUNT_; i++)
@@ -105,15 +115,16 @@ static void print_human(const sg_verdict *v, const sg_message *m) {
             if (labels[0]) strcat(labels, ",");
             strcat(labels, sg_label_name(1u << i));
         }
-    printf("%-7s %.3f %-24s %s: %.70s\n", sg_action_name(sg_verdict_action(v)),
+    printf("%-7s %.3f %-24s %s: %.*s\n", sg_action_name(sg_verdict_action(v)),
            sg_verdict_score(v), labels[0] ? labels : "-",
-           sg_message_id(m) ? sg_message_id(m) : sg_message_from(m), sg_message_text(m));
+           sg_message_id(m) ? sg_message_id(m) : sg_message_from(m),
+           (int)utf8_prefix(sg_message_text(m), 70), sg_message_text(m));
     if (sg_verdict_action(v) == SG_ACTION_DELIVER &&
         sg_verdict_account_action(v) == SG_ACCOUNT_NONE)
         return; /* the reasons of ordinary traffic are in the JSON form */
     for (size_t i = 0, shown = 0; i < sg_verdict_reason_count(v) && shown < 5; i++) {
         const sg_reason *r = sg_verdict_reason(v, i);
-        if (r->weight < 0 && strcmp(r->code, "CONTENT") != 0)
+        if ((r->weight < 0 && strcmp(r->code, "CONTENT") != 0) || r->weight == 0)
             continue; /* what speaks for a message we stop is in the JSON */
         shown++;
         printf("        %+6.2f %s: %s\n", r->weight, r->code, r->detail);

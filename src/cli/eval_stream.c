@@ -267,9 +267,13 @@ int sg_eval_stream(const char *stream_path, const char *verdicts_path,
     int rc = (!vs.by_id || !t.by_from) ? -1 : read_verdicts(verdicts_path, &vs);
     if (!rc) rc = read_stream(stream_path, &vs, &t);
     if (!rc) report(&t, json, out);
+    if (!rc && t.unmatched)
+        fprintf(stderr, "spimguard eval: %llu messages of %s have no verdict in %s: "
+                        "are they the verdicts of this stream?\n",
+                (unsigned long long)t.unmatched, stream_path, verdicts_path);
     json_decref(vs.by_id);
     json_decref(t.by_from);
     free(vs.v);
     free(t.acct);
-    return rc ? EXIT_FATAL : EXIT_OK;
+    return rc ? EXIT_FATAL : t.unmatched ? EXIT_BADLINES : EXIT_OK;
 }

@@ -210,21 +210,12 @@ static int batch_parse(sg_serve *s, json_t *arr, batch *b) {
     b->rc = calloc(b->n + 1, sizeof *b->rc);
     b->why = calloc(b->n + 1, sizeof *b->why);
     if (!b->m || !b->v || !b->rc || !b->why) return SG_ENOMEM;
-    char *buf = NULL;
-    size_t cap = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        json_t *e = json_array_get(arr, i);
-        size_t need = json_dumpb(e, NULL, 0, JSON_COMPACT);
-        if (need > cap) {
-            char *p = realloc(buf, need);
-            if (!p) { free(buf); return SG_ENOMEM; }
-            buf = p;
-            cap = need;
-        }
-        json_dumpb(e, buf, need, JSON_COMPACT);
-        b->rc[i] = parse_msg(s, buf, need, &b->m[i], b->why[i], sizeof b->why[0]);
+    for (size_t i = 0; i < b->n; i++) { /* from the parsed array: no reprint */
+        b->rc[i] = sg__message_from_json(json_array_get(arr, i), max_text(s), 0,
+                                         &b->m[i], b->why[i], sizeof b->why[0]);
+        if (!b->rc[i] && sg_message_ts(b->m[i]) == 0)
+            sg_message_set_ts(b->m[i], sg_serve_wall_ms());
     }
-    free(buf);
     return SG_OK;
 }
 
@@ -269,7 +260,7 @@ static char *batch_render(batch *b, size_t *len) {
 static void check_batch(sg_serve *s, const char *body, size_t len,
                         sg_serve_resp *r) {
     json_error_t jerr;
-    json_t *arr = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
+    json_t *arr = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!arr) {
         sg_serve_error(r, 400, "invalid JSON at column %d: %s", jerr.column, jerr.text);
         return;

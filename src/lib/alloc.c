@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static long fail_countdown = -1; /* < 0: never fail */
 
@@ -32,6 +33,22 @@ void *sg__realloc(void *p, size_t n) {
 }
 
 void sg__free(void *p) { free(p); }
+
+/* 2 MiB: the x86-64 (and arm64 4K-granule) transparent huge page size. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *sg__calloc_huge(size_t n) {
+    if (should_fail()) return NULL;
+    if (n < HUGE_PAGE) return calloc(n ? n : 1, 1);
+    size_t bytes = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    void *p = aligned_alloc(HUGE_PAGE, bytes);
+    if (!p) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+    memset(p, 0, bytes); /* first touch, after the hint: huge pages */
+    return p;
+}
 
 char *sg__strndup(const char *s, size_t n) {
     char *d = sg__malloc(n + 1);

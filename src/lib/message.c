@@ -314,13 +314,24 @@ int sg_message_parse_json(const char *json, size_t len, size_t max_text,
     if (!obj)
         return fail(&e, SG_EJSON, "invalid JSON at column %d: %s", jerr.column,
                     jerr.text);
+    int rc = sg__message_from_json(obj, max_text, flags, out, err, errlen);
+    json_decref(obj);
+    return rc;
+}
+
+int sg__message_from_json(struct json_t *obj, size_t max_text, unsigned flags,
+                          sg_message **out, char *err, size_t errlen) {
+    parse_err e = {err, errlen};
+    if (err && errlen) err[0] = '\0';
+    if (!out) return SG_EINVAL;
+    *out = NULL;
+    if (!max_text) max_text = DEFAULT_MAX_TEXT;
     int rc;
     fields f = {0};
-    if (!json_is_object(obj))
+    if (!obj || !json_is_object(obj))
         rc = fail(&e, SG_EJSON, "expected a JSON object");
     else if ((rc = read_fields(obj, max_text, flags, &f, &e)) == SG_OK &&
              (rc = build_message(&f, out)) == SG_ENOMEM)
         fail(&e, rc, "out of memory");
-    json_decref(obj);
     return rc;
 }

@@ -59,7 +59,7 @@ double sg__logit(double p) {
 
 int sg__model_init(sg_model *m, uint32_t hash_bits) {
     memset(m, 0, sizeof *m);
-    m->w = sg__calloc((size_t)1 << hash_bits, sizeof *m->w);
+    m->w = sg__calloc_huge(((size_t)1 << hash_bits) * sizeof *m->w);
     if (!m->w) return SG_ENOMEM;
     m->hash_bits = hash_bits;
     m->rate = ONLINE_RATE;
@@ -361,7 +361,7 @@ int sg__model_load(sg_model *m, const char *path, char *err, size_t el) {
         rc = SG_EINVAL;
         goto out;
     }
-    float *w = sg__calloc((size_t)1 << bits, sizeof *w);
+    float *w = sg__calloc_huge(((size_t)1 << bits) * sizeof *w);
     if (!w) { rc = SG_ENOMEM; goto out; }
     for (uint64_t i = 0; i < nz; i++) {
         uint32_t idx;

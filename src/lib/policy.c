@@ -70,21 +70,43 @@ static int copy_reasons(const sg_ctx *c, sg_verdict *v) {
     return SG_OK;
 }
 
+/* A contact relationship is evidence of ham: spim comes from strangers,
+ * and a contact's unusual message is the behaviour stage's to judge. */
+static int contact_prior(sg_ctx *c, const sg_policy_config *pc) {
+    if (c->msg->contact != 1 || pc->contact_prior == 0) return SG_OK;
+    return sg__ctx_signal(c, "CONTACT", pc->contact_prior, 0,
+                          "the sender is in the recipient's contacts");
+}
+
+/* True when nothing but the text classifier speaks against the message:
+ * no URL, bulk or behaviour finding with a positive weight. */
+static bool content_only(const sg_ctx *c) {
+    for (size_t i = 0; i < c->nsig; i++)
+        if (!c->sig[i].explain_only && c->sig[i].weight > 0 &&
+            strcmp(c->sig[i].code, "CONTENT") != 0)
+            return false;
+    return c->min_action == SG_ACTION_DELIVER && c->labels == 0;
+}
+
 int sg__policy_decide(sg_ctx *c, sg_verdict **out) {
     sg_verdict *v = sg__calloc(1, sizeof *v);
     if (!v) return SG_ENOMEM;
+    const sg_policy_config *pc = sg__policy_config_of(c->eng);
+    int rc = contact_prior(c, pc);
+    if (rc) { sg_verdict_free(v); return rc; }
     double sum = 0;
     for (size_t i = 0; i < c->nsig; i++)
         if (!c->sig[i].explain_only) sum += c->sig[i].weight;
     v->score = sg__sigmoid(sum);
     v->content_score = c->content_p;
     v->labels = c->labels;
-    const sg_policy_config *pc = sg__policy_config_of(c->eng);
     if (v->score >= pc->spim_score) v->labels |= SG_LABEL_SPIM;
     if (c->msg->contact == 0) v->labels |= SG_LABEL_STRANGER;
     v->action = action_for(pc, v->score, v->labels, c->min_action);
+    if (c->msg->contact == 1 && content_only(c) && v->action > pc->contact_content_action)
+        v->action = pc->contact_content_action;
     v->account_action = c->account_action;
-    int rc = sg__enforce_adjust(c, v); /* ceiling, allowlists, dry-run */
+    rc = sg__enforce_adjust(c, v); /* ceiling, allowlists, dry-run */
     if (!rc) rc = copy_reasons(c, v);
     if (!rc && c->msg->id && !(v->id = sg__strdup(c->msg->id))) rc = SG_ENOMEM;
     if (!rc && c->campaign && !(v->campaign = sg__strdup(c->campaign)))

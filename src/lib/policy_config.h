@@ -27,6 +27,10 @@ typedef struct sg_policy_config {
     double hold_score;            /* 0.90 */
     double warn_score;            /* 0.60 */
     double spim_score;            /* label spim at or above; 0.60 */
+    double contact_prior;         /* log-odds when contact: true; -1.5 */
+    sg_action contact_content_action; /* ceiling for a contact's message
+                                     flagged by the content model alone;
+                                     warn */
     /* labels that never let a message through untouched */
     sg_action phishing_action;    /* hold */
     sg_action blocklisted_action; /* hold */

@@ -25,6 +25,12 @@ void *sg__malloc(size_t n);
 void *sg__calloc(size_t n, size_t size);
 void *sg__realloc(void *p, size_t n);
 void sg__free(void *p);
+/** Zeroed block of n bytes for a large table read at random (the model's
+ *  weights): for n >= 2 MiB it is 2 MiB-aligned and advised for
+ *  transparent huge pages (madvise MADV_HUGEPAGE; a hint, ignored where
+ *  unsupported), so random reads miss the TLB far less.  Freed with
+ *  sg__free.  NULL when out of memory (or failed by the test hook). */
+void *sg__calloc_huge(size_t n);
 char *sg__strdup(const char *s);
 char *sg__strndup(const char *s, size_t n);
 /** Test hook: make the allocation after `n` more succeed-calls fail
@@ -60,6 +66,17 @@ struct sg_message {
     int label;             /* 1 spam, 0 ham, -1 none */
     char *client, *client_ip, *lang;
 };
+
+struct json_t;
+/** sg_message_parse_json() for a JSON value already parsed by jansson (an
+ *  element of a batch array), without printing and parsing it again: same
+ *  fields, flags, max_text (0 = 64 KiB), errors and err detail.  Reads obj
+ *  (borrowed), keeps nothing of it; *out is the caller's (sg_message_free).
+ *  UTF-8 and duplicate names are jansson's to reject when it parses.
+ *  @return SG_OK, SG_EJSON (not an object), SG_EFIELD, SG_EUTF8,
+ *          SG_ETOOBIG, SG_EINVAL (out is NULL), SG_ENOMEM. */
+int sg__message_from_json(struct json_t *obj, size_t max_text, unsigned flags,
+                          sg_message **out, char *err, size_t errlen);
 
 /* ------------------------------------------------------------ normalize */
 /* normalize.c owns Unicode: UTF-8 check, NFKC casefold, invisible and

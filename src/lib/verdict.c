@@ -5,8 +5,10 @@
  */
 #include "sg_internal.h"
 
-#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void sg_verdict_free(sg_verdict *v) {
     if (!v) return;
@@ -31,40 +33,134 @@ const sg_reason *sg_verdict_reason(const sg_verdict *v, size_t i) {
 const char *sg_verdict_campaign(const sg_verdict *v) { return v->campaign; }
 const char *sg_verdict_id(const sg_verdict *v) { return v->id; }
 
+/* The JSON is written directly into one buffer, not built as a jansson
+ * tree and dumped: the daemon renders one verdict per message, and the
+ * tree's allocations were a large share of its CPU.  The text is the same
+ * as jansson's JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)
+ * dump (tests/test_engine.c compares the two). */
+
 /* Round to 4 decimals so the JSON stays short and stable. */
-static json_t *real4(double x) {
-    return json_real((double)(long long)(x * 10000.0 + (x < 0 ? -0.5 : 0.5)) / 10000.0);
+static double round4(double x) {
+    return (double)(long long)(x * 10000.0 + (x < 0 ? -0.5 : 0.5)) / 10000.0;
 }
 
-static json_t *labels_json(unsigned labels) {
-    json_t *a = json_array();
-    for (unsigned i = 0; a && i < SG_LABEL_COUNT_; i++)
-        if (labels & (1u << i)) json_array_append_new(a, json_string(sg_label_name(1u << i)));
-    return a;
+/* A real as jansson writes it: "%.6g", a decimal point or exponent always
+ * there (".0" added), no '+' and no leading zeros in the exponent.
+ * False for NaN and infinities, which JSON cannot hold. */
+static bool put_real(sg_buf *b, double x) {
+    if (!isfinite(x)) return false;
+    char t[48];
+    int n = snprintf(t, sizeof t - 2, "%.6g", round4(x));
+    if (n < 0 || (size_t)n >= sizeof t - 2) return false;
+    for (char *c = t; *c; c++)
+        if (*c == ',') *c = '.'; /* a locale's decimal comma */
+    char *e = strchr(t, 'e');
+    if (!e && !strchr(t, '.')) memcpy(t + n, ".0", 3);
+    if (e) {
+        char *from = e + 1, *to = e + 1;
+        if (*from == '+') from++;
+        else if (*from == '-') from++, to++;
+        while (*from == '0' && from[1]) from++;
+        memmove(to, from, strlen(from) + 1);
+    }
+    return sg__buf_append(b, t, strlen(t)) == SG_OK;
 }
 
-static json_t *reasons_json(const sg_verdict *v) {
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < v->nreasons; i++)
-        json_array_append_new(a, json_pack("{s:s, s:o, s:s}", "code", v->reasons[i].code,
-                                           "weight", real4(v->reasons[i].weight),
-                                           "detail", v->reasons[i].detail));
-    return a;
+/* Bytes of the well-formed UTF-8 sequence at s[0..n), or 0 if it is not. */
+static size_t utf8_seq(const char *s, size_t n) {
+    unsigned char c = (unsigned char)s[0];
+    if (c < 0x80) return 1;
+    size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    return len && len <= n && sg__utf8_valid(s, len) ? len : 0;
+}
+
+/* The escape of byte c in a JSON string as jansson writes it, into esc. */
+static const char *escape_of(unsigned char c, char esc[8]) {
+    switch (c) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\b': return "\\b";
+    case '\f': return "\\f";
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\t': return "\\t";
+    default:
+        if (c >= 0x20) return "\xEF\xBF\xBD"; /* not valid UTF-8: U+FFFD */
+        snprintf(esc, 8, "\\u%04X", c);
+        return esc;
+    }
+}
+
+/* A JSON string: '"', '\\' and controls escaped as jansson does (\b \f \n
+ * \r \t, else \u00XX); other UTF-8 as is; a byte that is not part of valid
+ * UTF-8 (a detail cut mid-character) becomes U+FFFD. */
+static bool put_string(sg_buf *b, const char *s) {
+    size_t n = strlen(s), i = 0, run = 0;
+    bool ok = sg__buf_append(b, "\"", 1) == SG_OK;
+    while (ok && i < n) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c >= 0x20 && c != '"' && c != '\\' ? utf8_seq(s + i, n - i) : 0;
+        if (len) {
+            i += len, run += len;
+            continue;
+        }
+        char esc[8];
+        const char *t = escape_of(c, esc);
+        ok = sg__buf_append(b, s + i - run, run) == SG_OK &&
+             sg__buf_append(b, t, strlen(t)) == SG_OK;
+        run = 0;
+        i++;
+    }
+    if (ok && run) ok = sg__buf_append(b, s + i - run, run) == SG_OK;
+    return ok && sg__buf_append(b, "\"", 1) == SG_OK;
+}
+
+static bool put(sg_buf *b, const char *lit) {
+    return sg__buf_append(b, lit, strlen(lit)) == SG_OK;
+}
+
+static bool put_string_or_null(sg_buf *b, const char *s) {
+    return s ? put_string(b, s) : put(b, "null");
+}
+
+static bool put_labels(sg_buf *b, unsigned labels) {
+    bool ok = put(b, "["), first = true;
+    for (unsigned i = 0; ok && i < SG_LABEL_COUNT_; i++) {
+        if (!(labels & (1u << i))) continue;
+        ok = (first || put(b, ",")) && put_string(b, sg_label_name(1u << i));
+        first = false;
+    }
+    return ok && put(b, "]");
+}
+
+static bool put_reasons(sg_buf *b, const sg_verdict *v) {
+    bool ok = put(b, "[");
+    for (size_t i = 0; ok && i < v->nreasons; i++) {
+        const sg_reason *r = &v->reasons[i];
+        ok = (i == 0 || put(b, ",")) && put(b, "{\"code\":") &&
+             put_string(b, r->code) && put(b, ",\"weight\":") &&
+             put_real(b, r->weight) && put(b, ",\"detail\":") &&
+             put_string(b, r->detail ? r->detail : "") && put(b, "}");
+    }
+    return ok && put(b, "]");
 }
 
 char *sg_verdict_to_json(const sg_verdict *v) {
     if (!v) return NULL;
-    json_t *o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:s}",
-                          "id", v->id ? json_string(v->id) : json_null(),
-                          "action", sg_action_name(v->action),
-                          "score", real4(v->score),
-                          "content_score", real4(v->content_score),
-                          "labels", labels_json(v->labels),
-                          "reasons", reasons_json(v),
-                          "campaign", v->campaign ? json_string(v->campaign) : json_null(),
-                          "account_action", sg_account_action_name(v->account_action));
-    if (!o) return NULL;
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    json_decref(o);
-    return s;
+    sg_buf b = {sg__malloc(512), 0, 512}; /* most verdicts fit */
+    if (!b.p) return NULL;
+    bool ok = put(&b, "{\"id\":") && put_string_or_null(&b, v->id) &&
+              put(&b, ",\"action\":") && put_string(&b, sg_action_name(v->action)) &&
+              put(&b, ",\"score\":") && put_real(&b, v->score) &&
+              put(&b, ",\"content_score\":") && put_real(&b, v->content_score) &&
+              put(&b, ",\"labels\":") && put_labels(&b, v->labels) &&
+              put(&b, ",\"reasons\":") && put_reasons(&b, v) &&
+              put(&b, ",\"campaign\":") && put_string_or_null(&b, v->campaign) &&
+              put(&b, ",\"account_action\":") &&
+              put_string(&b, sg_account_action_name(v->account_action)) && put(&b, "}");
+    if (!ok) {
+        sg__buf_free(&b);
+        return NULL;
+    }
+    return b.p;
 }

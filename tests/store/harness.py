@@ -58,6 +58,26 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _bindable(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def cluster_port():
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    import random
+    rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+    for _ in range(200):
+        p = rng.randint(20000, 50000)
+        if _bindable(p) and _bindable(p + 10000):
+            return p
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 class Checks:
     """Named assertions; the test fails at the end if any failed."""
 

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# store_compare.sh -- checks per second with the engine's state in each
+# store backend (docs/storage.md "Throughput"), same messages, same run:
+# `spimguard scan` over a file, then `spimguard serve` fed in batches by
+# bench/store_load.py, with memory:, lmdb:, redis:// (one redis-server) and
+# redis-cluster:// (3 masters), one daemon and, for the shared backends, two
+# daemons on one store.  Messages: the first N of the simulator's default
+# scenario (real ham of data/corpus between 2,000 accounts, then the worm).
+# Prints wall-clock checks/s and checks per CPU-second of every process
+# involved (spimguard + redis-servers), the figure that carries to other
+# machines.  Starts its own redis-server processes on loopback ports and
+# stops every process it started by PID, also on failure.  Bounded by N.
+#   usage: bench/store_compare.sh [BUILD_DIR] [N]   (default build, 50000)
+set -u
+build=${1:-build}; n=${2:-50000}; batch=${BATCH:-200}
+here=$(cd "$(dirname "$0")" && pwd)
+sg=$build/spimguard; py=/usr/bin/python3
+tmp=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+model=$build/default.model
+[ -f "$model" ] || { "$sg" train --quiet --model "$tmp/model" "$here"/../data/corpus/*.jsonl; model=$tmp/model; }
+"$sg" simulate --quiet | head -n "$n" > "$tmp/msgs.jsonl"
+n=$(wc -l < "$tmp/msgs.jsonl")
+
+# port P: a free loopback port whose cluster bus port (P+10000) is free too.
+port() { $py -c '
+import random, socket
+def free(p):
+    with socket.socket() as s:
+        try: s.bind(("127.0.0.1", p)); return True
+        except OSError: return False
+while True:
+    p = random.randint(20000, 50000)
+    if free(p) and free(p + 10000): print(p); break'; }
+redis() { # redis PORT [cluster]
+  mkdir -p "$tmp/r$1"
+  local extra=(); [ "${2:-}" = cluster ] && extra=(--cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000)
+  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/r$1" "${extra[@]}" > "$tmp/r$1/log" 2>&1 &
+  pids+=($!); rpids+=($!)
+  for _ in $(seq 100); do redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return 0; sleep 0.05; done
+  echo "redis-server $1 did not start" >&2; exit 1
+}
+rpids=()
+rp=$(port); redis "$rp"
+c1=$(port); c2=$(port); c3=$(port)
+for p in $c1 $c2 $c3; do redis "$p" cluster; done
+redis-cli --cluster create 127.0.0.1:$c1 127.0.0.1:$c2 127.0.0.1:$c3 --cluster-yes > "$tmp/create.log" 2>&1 || { cat "$tmp/create.log"; exit 1; }
+for _ in $(seq 200); do
+  ok=0; for p in $c1 $c2 $c3; do redis-cli -p $p cluster info | grep -q cluster_state:ok && ok=$((ok+1)); done
+  [ $ok = 3 ] && break; sleep 0.05
+done
+flush() { for p in $rp $c1 $c2 $c3; do redis-cli -p $p flushall > /dev/null; done; rm -rf "$tmp"/lmdb-*; }
+cpu() { $py -c '
+import os, sys
+t = 0
+for pid in sys.argv[1:]:
+    try: f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split(); t += int(f[11]) + int(f[12])
+    except OSError: pass
+print(t / os.sysconf("SC_CLK_TCK"))' "$@"; }
+
+uri_of() { case $1 in
+  memory) echo memory: ;; lmdb) echo "lmdb:$tmp/lmdb-$2" ;;
+  redis) echo "redis://127.0.0.1:$rp" ;;
+  cluster) echo "redis-cluster://127.0.0.1:$c1,127.0.0.1:$c2,127.0.0.1:$c3" ;; esac; }
+
+echo "messages: $n (spimguard simulate, first $n), batches of $batch; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-28s %12s %10s %16s\n' "run" "checks/s" "seconds" "checks/CPU-s"
+base_scan=; base_serve=
+
+for b in memory lmdb redis cluster; do
+  flush
+  uri=$(uri_of $b scan)
+  r0=$(cpu "${rpids[@]}")
+  /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$sg" scan --quiet --model "$model" --store "$uri" "$tmp/msgs.jsonl" > /dev/null
+  r1=$(cpu "${rpids[@]}")
+  read -r wall user sys < "$tmp/time"
+  $py -c "
+n,w,c=$n,$wall,$user+$sys+$r1-$r0
+print('%-28s %12.0f %10.2f %16.0f' % ('scan  $b', n/w, w, n/c))"
+done
+
+# serve KIND NDAEMONS: start the daemons on one store, feed them, stop them.
+serve() {
+  flush
+  local b=$1 k=$2 uri ports=() dp=()
+  uri=$(uri_of "$b" serve)
+  for i in $(seq "$k"); do
+    "$sg" serve --port 0 --model "$model" --store "$uri" > "$tmp/d$i.log" 2>&1 &
+    local pid=$!; pids+=($pid); dp+=($pid)
+    for _ in $(seq 200); do
+      p=$(sed -n 's/.*listening on .* port \([0-9]*\) .*/\1/p' "$tmp/d$i.log"); [ -n "$p" ] && break; sleep 0.05
+    done
+    [ -n "$p" ] || { cat "$tmp/d$i.log"; exit 1; }
+    ports+=("$p")
+  done
+  out=$($py "$here/store_load.py" --ports "$(IFS=,; echo "${ports[*]}")" --file "$tmp/msgs.jsonl" \
+        --batch "$batch" --pids "$(IFS=,; echo "${dp[*]} ${rpids[*]}" | tr ' ' ,)") || { echo "$out"; exit 1; }
+  for pid in "${dp[@]}"; do kill -TERM "$pid"; wait "$pid"; done
+  $py -c "
+import json; d=json.loads('''$out''')
+print('%-28s %12d %10.2f %16d' % ('serve $b x$k', d['checks_per_s'], d['seconds'], d['checks_per_cpu_s']))"
+}
+serve memory 1
+serve lmdb 1
+serve lmdb 2
+serve redis 1
+serve redis 2
+serve cluster 1
+serve cluster 2

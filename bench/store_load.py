@@ -1,0 +1,79 @@
+"""store_load.py -- load generator of bench/store_compare.sh: sends the
+messages of a JSONL file, as they are, to one or more `spimguard serve`
+daemons in batches over keep-alive HTTP (one connection per daemon,
+closed loop), each sender's messages always to the same daemon (as a load
+balancer hashing the sender would) and in stream order.  Request bodies
+are built before the clock starts.  Prints one JSON line: messages,
+seconds, checks/s, and the CPU seconds the given processes (daemons,
+redis-servers) used meanwhile, from /proc.  Loopback only; bounded by the
+file.  usage: store_load.py --ports P1[,P2] --file F [--batch N]
+[--pids PID,...]
+"""
+import argparse
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import zlib
+
+
+def cpu_seconds(pids):
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ports", required=True)
+    ap.add_argument("--file", required=True)
+    ap.add_argument("--batch", type=int, default=200)
+    ap.add_argument("--pids", default="")
+    a = ap.parse_args()
+    ports = [int(p) for p in a.ports.split(",")]
+    pids = [int(p) for p in a.pids.split(",") if p]
+    parts = [[] for _ in ports]
+    with open(a.file, "rb") as f:
+        for line in f:
+            m = json.loads(line)
+            parts[zlib.crc32(m["from"].encode()) % len(ports)].append(line.strip())
+    bodies = [[b"[" + b",".join(p[i:i + a.batch]) + b"]" for i in range(0, len(p), a.batch)]
+              for p in parts]
+    errors = []
+
+    def run(k):
+        c = http.client.HTTPConnection("127.0.0.1", ports[k], timeout=60)
+        for body in bodies[k]:
+            c.request("POST", "/v1/check", body=body,
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            out = r.read()
+            if r.status != 200 or b'"error"' in out:
+                errors.append((r.status, out[:200]))
+        c.close()
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(ports))]
+    cpu0, t0 = cpu_seconds(pids), time.monotonic()
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    secs, cpu = time.monotonic() - t0, cpu_seconds(pids) - cpu0
+    n = sum(len(p) for p in parts)
+    print(json.dumps({"messages": n, "seconds": round(secs, 3),
+                      "checks_per_s": round(n / secs), "cpu_s": round(cpu, 2),
+                      "checks_per_cpu_s": round(n / cpu) if cpu else None,
+                      "errors": len(errors)}))
+    if errors:
+        print("errors:", errors[:3], file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
