@@ -78,6 +78,13 @@ static const char lure_re[] =
     "|\\benter\\s+(?:(?:your|the|ur)\\s+)?(?:[\\w-]+\\s+){0,2}?(?:password"
     "|passcode|code|pin|otp|credentials|login|2fa|seed|recovery\\s+phrase)\\b"
     "|\\b(?:seed|recovery|secret)\\s+phrase\\b"
+    /* messenger-worm bait that leads to a fake login page: "is this you in
+     * this video?", "look what I found about you" (the Facebook Messenger
+     * video worms of 2017-2018 and their successors) */
+    "|\\bis\\s+(?:this|that|it)\\s+(?:really\\s+)?(?:you|u)\\s+in\\s+(?:this|the|that)"
+    "\\s+(?:video|vid|photo|pic|picture|clip|movie)\\b"
+    "|\\b(?:you|u)\\s*(?:are|'re|r)\\s+in\\s+(?:this|the)\\s+(?:video|vid|photo|pic|clip)\\b"
+    "|\\blook\\s+(?:at\\s+)?what\\s+i\\s+found\\s+(?:about|of|on)\\s+(?:you|u)\\b"
     /* threatens the account, active voice: "X locked your account" */
     "|\\b(?:locked|suspended|closed|disabled|limited|restricted|deactivated"
     "|blocked|froze|frozen|terminated|banned)\\s+(?:your|ur)\\s+"
@@ -387,7 +394,7 @@ static int check_lure(sg_urls *st, sg_ctx *c, const sg_urlset *urls) {
     const sg_url *u = &urls->v[i];
     sg__ctx_want_action(c, SG_ACTION_HOLD);
     return sg__ctx_signal(c, LURE_CODE, LURE_WEIGHT, SG_LABEL_PHISHING,
-                          "credential lure (\"%s\") with a link to %s, not %s",
+                          "phishing lure (\"%s\") with a link to %s, not %s",
                           phrase, u->registrable ? u->registrable : u->host,
                           named ? "the named brand's domain"
                                 : "a known service's domain");
