@@ -67,7 +67,8 @@ uri_of() { case $1 in
   cluster) echo "redis-cluster://127.0.0.1:$c1,127.0.0.1:$c2,127.0.0.1:$c3" ;; esac; }
 
 echo "messages: $n (spimguard simulate, first $n), batches of $batch; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-28s %12s %10s %16s\n' "run" "checks/s" "seconds" "checks/CPU-s"
+printf '%-18s %10s %8s %13s %15s %13s\n' "run" "checks/s" "seconds" "checks/CPU-s" "us CPU/check:" "redis"
+printf '%-18s %10s %8s %13s %15s %13s\n' "" "" "" "" "spimguard" ""
 base_scan=; base_serve=
 
 for b in memory lmdb redis cluster; do
@@ -78,8 +79,8 @@ for b in memory lmdb redis cluster; do
   r1=$(cpu "${rpids[@]}")
   read -r wall user sys < "$tmp/time"
   $py -c "
-n,w,c=$n,$wall,$user+$sys+$r1-$r0
-print('%-28s %12.0f %10.2f %16.0f' % ('scan  $b', n/w, w, n/c))"
+n,w,c,r=$n,$wall,$user+$sys,$r1-$r0
+print('%-18s %10.0f %8.2f %13.0f %15.1f %13.1f' % ('scan  $b', n/w, w, n/(c+r), 1e6*c/n, 1e6*r/n))"
 done
 
 # serve KIND NDAEMONS: start the daemons on one store, feed them, stop them.
@@ -97,11 +98,13 @@ serve() {
     ports+=("$p")
   done
   out=$($py "$here/store_load.py" --ports "$(IFS=,; echo "${ports[*]}")" --file "$tmp/msgs.jsonl" \
-        --batch "$batch" --pids "$(IFS=,; echo "${dp[*]} ${rpids[*]}" | tr ' ' ,)") || { echo "$out"; exit 1; }
+        --batch "$batch" --pids "$(IFS=,; echo "${dp[*]}")" --rpids "$(IFS=,; echo "${rpids[*]}")") || { echo "$out"; exit 1; }
   for pid in "${dp[@]}"; do kill -TERM "$pid"; wait "$pid"; done
   $py -c "
 import json; d=json.loads('''$out''')
-print('%-28s %12d %10.2f %16d' % ('serve $b x$k', d['checks_per_s'], d['seconds'], d['checks_per_cpu_s']))"
+n=d['messages']
+print('%-18s %10d %8.2f %13d %15.1f %13.1f' % ('serve $b x$k', d['checks_per_s'], d['seconds'],
+      d['checks_per_cpu_s'], 1e6*d['daemon_cpu_s']/n, 1e6*d['redis_cpu_s']/n))"
 }
 serve memory 1
 serve lmdb 1

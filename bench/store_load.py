@@ -4,10 +4,10 @@ daemons in batches over keep-alive HTTP (one connection per daemon,
 closed loop), each sender's messages always to the same daemon (as a load
 balancer hashing the sender would) and in stream order.  Request bodies
 are built before the clock starts.  Prints one JSON line: messages,
-seconds, checks/s, and the CPU seconds the given processes (daemons,
-redis-servers) used meanwhile, from /proc.  Loopback only; bounded by the
-file.  usage: store_load.py --ports P1[,P2] --file F [--batch N]
-[--pids PID,...]
+seconds, checks/s, and the CPU seconds the daemons (--pids) and the
+redis-servers (--rpids) used meanwhile, from /proc.  Loopback only;
+bounded by the file.  usage: store_load.py --ports P1[,P2] --file F
+[--batch N] [--pids PID,...] [--rpids PID,...]
 """
 import argparse
 import http.client
@@ -38,9 +38,11 @@ def main():
     ap.add_argument("--file", required=True)
     ap.add_argument("--batch", type=int, default=200)
     ap.add_argument("--pids", default="")
+    ap.add_argument("--rpids", default="")
     a = ap.parse_args()
     ports = [int(p) for p in a.ports.split(",")]
     pids = [int(p) for p in a.pids.split(",") if p]
+    rpids = [int(p) for p in a.rpids.split(",") if p]
     parts = [[] for _ in ports]
     with open(a.file, "rb") as f:
         for line in f:
@@ -61,14 +63,16 @@ def main():
                 errors.append((r.status, out[:200]))
         c.close()
     threads = [threading.Thread(target=run, args=(k,)) for k in range(len(ports))]
-    cpu0, t0 = cpu_seconds(pids), time.monotonic()
+    cpu0, rcpu0, t0 = cpu_seconds(pids), cpu_seconds(rpids), time.monotonic()
     [t.start() for t in threads]
     [t.join() for t in threads]
-    secs, cpu = time.monotonic() - t0, cpu_seconds(pids) - cpu0
+    secs = time.monotonic() - t0
+    cpu, rcpu = cpu_seconds(pids) - cpu0, cpu_seconds(rpids) - rcpu0
     n = sum(len(p) for p in parts)
     print(json.dumps({"messages": n, "seconds": round(secs, 3),
-                      "checks_per_s": round(n / secs), "cpu_s": round(cpu, 2),
-                      "checks_per_cpu_s": round(n / cpu) if cpu else None,
+                      "checks_per_s": round(n / secs), "daemon_cpu_s": round(cpu, 2),
+                      "redis_cpu_s": round(rcpu, 2),
+                      "checks_per_cpu_s": round(n / (cpu + rcpu)) if cpu + rcpu else None,
                       "errors": len(errors)}))
     if errors:
         print("errors:", errors[:3], file=sys.stderr)

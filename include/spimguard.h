@@ -278,8 +278,10 @@ const char *sg_verdict_id(const sg_verdict *v);
 
 /** The verdict as one line of JSON (DESIGN.md "Formats"): keys id, action,
  *  score, content_score, labels, reasons [{code, weight, detail}], campaign,
- *  account_action.  @return a malloc'd NUL-terminated string the caller
- *  frees with free(), or NULL when out of memory. */
+ *  account_action; numbers rounded to 4 decimals; a byte of a string that
+ *  is not valid UTF-8 is written as U+FFFD.  @return a malloc'd
+ *  NUL-terminated string the caller frees with free(), or NULL when out of
+ *  memory or a score is NaN or infinite. */
 char *sg_verdict_to_json(const sg_verdict *v);
 
 void sg_verdict_free(sg_verdict *v);

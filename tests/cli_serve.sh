@@ -110,6 +110,8 @@ req POST /v1/check '[{"id":"b1","from":"a@x","to":"b@x","text":"see you at 5"},{
 expect "batch answers each element in order" '[ "$code" = 200 ] && [ "$(j "len(d)")" = 3 ] && [ "$(j "d[0][\"id\"]")" = b1 ] && [ "$(j "d[2][\"id\"]")" = b3 ]'
 expect "a bad element gets its own error" '[ "$(j "d[1][\"error\"]")" = "missing field \"to\"" ] && [ "$(j "d[1][\"index\"]")" = 1 ]'
 expect "batch judges spam as spam" '[[ "$(j "d[2][\"action\"]")" =~ ^(warn|hold|drop)$ ]]'
+req POST /v1/check '[{"id":"d1","from":"a@x","to":"b@x","text":"hi","text":"WIN"}]'
+expect "a name repeated in a batch element is invalid JSON (got $code)" '[ "$code" = 400 ] && is_json_error'
 "$py" -c 'import json; print(json.dumps([{"from":"a","to":"b","text":"x"}]*51))' > "$tmp/b51.json"
 req POST /v1/check "@$tmp/b51.json"
 expect "batch over max_batch is 413" '[ "$code" = 413 ] && is_json_error'

@@ -163,8 +163,10 @@ static void a_lock_is_recorded_with_its_evidence(void **state) {
     assert_non_null(strstr(line, "\"urls\":[\"https://faceb00k-video.com/watch?v=0077\"]"));
     assert_non_null(strstr(line, "\"config_version\":\"policy:default\""));
     assert_non_null(strstr(line, "\"text_hash\":\""));
-    /* the fourth lure is held as the account is locked: a message entry */
-    assert_int_equal(grep_log(f, "message_action", "alice@x.example", NULL, 0), 1);
+    /* message entries: the first two lures are held as phishing lures
+     * ("is this you in this video" + a foreign link) before the lock, the
+     * fourth because the account is locked */
+    assert_int_equal(grep_log(f, "message_action", "alice@x.example", NULL, 0), 3);
     sg_enf_case c;
     assert_int_equal(sg__enforce_case(f->eng, "alice@x.example", t, &c), SG_OK);
     assert_int_equal(c.action, SG_ACCOUNT_LOCK_AND_RESET);
@@ -290,7 +292,8 @@ static void clearing_an_appeal_restores_learns_and_lowers_reporter_trust(void **
     assert_int_equal(d.after.action, SG_ACCOUNT_NONE);
     assert_int_equal(d.after.appeal, SG_APPEAL_CLEARED);
     assert_true(d.status_restored);
-    assert_int_equal(d.learned_ham, 2); /* the locking lure and the held one */
+    assert_int_equal(d.learned_ham, 4); /* the two lures held as phishing, the
+                                           locking one and the one held after */
     assert_int_equal(d.reporters_penalized, 3);
     sg_acct_view av;
     assert_int_equal(sg__sender_view(f->eng, "alice@x.example", t + 2 * HOUR_MS, &av), SG_OK);
@@ -308,7 +311,7 @@ static void clearing_an_appeal_restores_learns_and_lowers_reporter_trust(void **
     assert_int_equal(grep_log(f, "decision", "alice@x.example", line, sizeof line), 1);
     assert_non_null(strstr(line, "\"action\":\"clear\""));
     assert_non_null(strstr(line, "\"actor\":\"op-kim\""));
-    assert_non_null(strstr(line, "2 messages learned as ham, trust lowered for 3 reporters"));
+    assert_non_null(strstr(line, "4 messages learned as ham, trust lowered for 3 reporters"));
     sg_engine_free(f->eng);
     f->eng = NULL;
     verify_ok(f);

@@ -157,8 +157,8 @@ static void non_finite_score_gives_no_json(void **state) {
 static void from_json_agrees_with_parse_json(void **state) {
     (void)state;
     static const char *cases[] = {
-        "{\"id\":\"m1\",\"from\":\"a@x.org\",\"to\":\"b@x.org\",\"text\":\"hi \\u00e9\","
-        "\"ts\":1700000000000,\"contact\":true,\"lang\":\"en\"}",
+        ("{\"id\":\"m1\",\"from\":\"a@x.org\",\"to\":\"b@x.org\",\"text\":\"hi \\u00e9\","
+         "\"ts\":1700000000000,\"contact\":true,\"lang\":\"en\"}"),
         "{\"from\":\"a@x.org\",\"to\":\"b@x.org\"}",                       /* no text */
         "{\"from\":\"a@x.org\",\"to\":\"\",\"text\":\"x\"}",               /* empty to */
         "{\"from\":\"a@x.org\",\"to\":\"b@x.org\",\"text\":7}",            /* wrong type */

@@ -144,7 +144,7 @@ static void count(tally *t, const sg_verdict *v) {
  * from it (sg__group_worth) and a file as input, up to SCAN_GROUP messages
  * share one store commit, and their verdicts are written after it; from a
  * pipe every message is judged (and its verdict flushed) at once. */
-#define SCAN_GROUP 64
+#define SCAN_GROUP 256
 typedef struct chunk {
     sg_message *m[SCAN_GROUP];
     size_t lineno[SCAN_GROUP];

@@ -106,10 +106,14 @@ static bool judge_grouped(sg_serve *s, sg_message **m, size_t n, sg_verdict **v)
     if (live < 2 || !sg__group_worth(s->eng)) return false;
     sg_check_group g;
     bool ok = sg__group_begin(&g, s->eng) == SG_OK;
-    for (size_t i = 0; ok && i < n; i++)
+    for (size_t i = 0; ok && i < n; i++) {
         if (m[i]) ok = sg__group_check(&g, m[i], &v[i]) == SG_OK;
+        if (ok && v[i]) /* in the group: its index update commits with it */
+            note_campaign(s, sg_verdict_campaign(v[i]), sg_message_ts(m[i]));
+    }
     if (ok) ok = sg__group_commit(&g) == SG_OK;
     else sg__group_abort(&g);
+    if (!ok) memset(s->noted, 0, sizeof s->noted); /* those notes are gone */
     for (size_t i = 0; !ok && i < n; i++) {
         sg_verdict_free(v[i]);
         v[i] = NULL;
@@ -129,9 +133,8 @@ static void judge(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
         if (!m[i]) continue;
         rc[i] = sg_check(s->eng, m[i], &v[i]);
         if (rc[i]) snprintf(why[i], sizeof why[i], "%s", sg_engine_errmsg(s->eng));
+        else note_campaign(s, sg_verdict_campaign(v[i]), sg_message_ts(m[i]));
     }
-    for (size_t i = 0; i < n; i++) /* after the commit: the index has its own */
-        if (v[i]) note_campaign(s, sg_verdict_campaign(v[i]), sg_message_ts(m[i]));
     pthread_mutex_unlock(&s->eng_lock);
     for (size_t i = 0; i < n; i++) {
         if (v[i]) {

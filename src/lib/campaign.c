@@ -8,8 +8,10 @@
  * traffic.  It sets no signal itself: bulk.c and sender.c read the hit.
  *
  * Keys: camp:<id> (record), camp:<id>:s|u|e (lists of senders, URLs,
- * edges), cmap:f:<cluster> and cmap:d:<domain> (what belongs to which
- * campaign), rcv:{account}:f<cluster> / :d<domain> (who sent it a link).
+ * edges), camp:<id>:l (senders locked: a counter, so that daemons locking
+ * senders of one campaign at once all count; docs/storage.md), cmap:f:
+ * <cluster> and cmap:d:<domain> (what belongs to which campaign),
+ * rcv:{account}:f<cluster> / :d<domain> (who sent it a link).
  */
 #include "behavior.h"
 
@@ -18,7 +20,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* The campaign record, key "camp:<id>", 96 bytes. */
+/* The campaign record, key "camp:<id>", 96 bytes.  `locked` is what
+ * records written before the counter camp:<id>:l counted; it only adds. */
 typedef struct camp_rec {
     int64_t first_ms, last_ms;
     uint32_t msgs, infections, locked, reserved;
@@ -252,6 +255,18 @@ static int load_rec(sg_store *st, const char *id, int64_t now, camp_rec *r) {
     return rc;
 }
 
+/* Senders of campaign id locked so far (the counter camp:<id>:l). */
+static int locked_count(sg_store *st, const char *id, int64_t now,
+                        int64_t *n) {
+    char key[64];
+    size_t kl = camp_key(key, id, ":l"), vlen = 0;
+    *n = 0;
+    int rc = sg__store_get(st, key, kl, n, sizeof *n, &vlen, now);
+    if (rc == SG_ENOTFOUND || (rc == SG_OK && vlen != sizeof *n)) *n = 0;
+    else if (rc) return store_err(rc);
+    return SG_OK;
+}
+
 static int save_rec(sg_store *st, const sg_behav_config *cfg, const char *id,
                     int64_t now, const camp_rec *r) {
     char key[64];
@@ -265,15 +280,17 @@ static int save_rec(sg_store *st, const sg_behav_config *cfg, const char *id,
  * its three lists are read in one round trip on a store that batches. */
 static int update_campaign(sg_store *st, const sg_behav_config *cfg,
                            const sg_campaign_msg *m, sg_campaign_hit *hit) {
-    char keys[4][SG_BEHAV_KEY_CAP];
-    size_t lens[4];
-    static const char *const parts[4] = {"", ":s", ":u", ":e"};
-    for (int i = 0; i < 4; i++) lens[i] = camp_key(keys[i], hit->id, parts[i]);
-    int rc = sg__behav_prefetch(st, keys, lens, 4, m->now_ms);
+    char keys[5][SG_BEHAV_KEY_CAP];
+    size_t lens[5];
+    static const char *const parts[5] = {"", ":s", ":u", ":e", ":l"};
+    for (int i = 0; i < 5; i++) lens[i] = camp_key(keys[i], hit->id, parts[i]);
+    int rc = sg__behav_prefetch(st, keys, lens, 5, m->now_ms);
     if (rc) return rc;
     camp_rec r;
+    int64_t locked = 0;
     rc = load_rec(st, hit->id, m->now_ms, &r);
     if (rc && rc != SG_ENOTFOUND) return store_err(rc);
+    if ((rc = locked_count(st, hit->id, m->now_ms, &locked))) return rc;
     uint64_t fh = sg__behav_id_hash(m->from), th = sg__behav_id_hash(m->to);
     bool new_sender = !has_bit(r.snd, fh);
     bool new_edge = false;
@@ -283,7 +300,7 @@ static int update_campaign(sg_store *st, const sg_behav_config *cfg,
     if (m->now_ms > r.last_ms) r.last_ms = m->now_ms;
     if ((rc = check_receipt(st, cfg, m, hit, &new_edge))) return rc;
     if (new_edge) r.infections++;
-    hit->confirmed = r.locked > 0;
+    hit->confirmed = r.locked > 0 || locked > 0;
     hit->senders = sg__behav_lincount(r.snd, 256);
     if ((rc = save_rec(st, cfg, hit->id, m->now_ms, &r))) return rc;
     if (new_sender && (rc = list_add(st, cfg, hit->id, ":s", m->from, m->now_ms)))
@@ -337,13 +354,19 @@ int sg__campaign_observe(sg_store *st, const sg_behav_config *cfg,
     return rc;
 }
 
+/* A counter, not a field of the record: two daemons that lock senders of
+ * one campaign at once both count (HINCRBY on Redis), where rewriting the
+ * record whole would let one overwrite the other's confirmation. */
 int sg__campaign_confirm(sg_store *st, const sg_behav_config *cfg,
                          const char *id, int64_t now_ms) {
     camp_rec r;
     int rc = load_rec(st, id, now_ms, &r);
     if (rc) return rc == SG_ENOTFOUND ? rc : store_err(rc);
-    r.locked++;
-    return save_rec(st, cfg, id, now_ms, &r);
+    char key[64];
+    size_t kl = camp_key(key, id, ":l");
+    int64_t n;
+    rc = sg__store_incr(st, key, kl, 1, now_ms + cfg->camp_ttl_ms, now_ms, &n);
+    return rc ? store_err(rc) : SG_OK;
 }
 
 int sg__campaign_info(sg_store *st, const char *id, int64_t now_ms,
@@ -358,7 +381,9 @@ int sg__campaign_info(sg_store *st, const char *id, int64_t now_ms,
     out->senders = sg__behav_lincount(r.snd, 256);
     out->recipients = sg__behav_lincount(r.rcp, 256);
     out->infections = r.infections;
-    out->locked = r.locked;
+    int64_t locked = 0;
+    if ((rc = locked_count(st, id, now_ms, &locked))) return rc;
+    out->locked = r.locked + (uint32_t)locked;
     out->nsender_ids = list_read(st, id, ":s", now_ms, out->sender_ids[0],
                                  sizeof out->sender_ids[0], SG_CAMPAIGN_LIST);
     out->nurls = list_read(st, id, ":u", now_ms, out->urls[0],

@@ -237,14 +237,14 @@ int sg__ctx_signal(sg_ctx *c, const char *code, double weight,
         c->sig = s;
         c->capsig = cap;
     }
-    sg_buf b = {0};
     va_list ap;
     va_start(ap, fmt);
     char tmp[512];
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (sg__buf_append(&b, tmp, strlen(tmp))) return SG_ENOMEM;
-    c->sig[c->nsig++] = (sg_signal){code, weight, labels, b.p, false};
+    char *detail = sg__strdup(tmp);
+    if (!detail) return SG_ENOMEM;
+    c->sig[c->nsig++] = (sg_signal){code, weight, labels, detail, false};
     c->labels |= labels;
     return SG_OK;
 }

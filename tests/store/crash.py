@@ -21,7 +21,7 @@ import harness  # noqa: E402
 
 SCAN_KILLS = 15
 SERVE_KILLS = 12
-SCAN_GROUP = 64      # messages per store commit of scan over a file
+SCAN_GROUP = 256     # messages per store commit of scan over a file
 MAX_BATCH = 16       # largest batch the serve client sends
 
 TEXTS = [
@@ -45,7 +45,7 @@ TEXTS = [
 OFFER = "hey, look at this deal before it's gone https://crashdeals.net/offer?ref={}"
 
 
-def make_stream(seed, naccts=100):
+def make_stream(seed, naccts=200):
     """Chat between young accounts (no profile yet, so nothing locks and
     every judged message counts once in its sender's state), plus a link
     campaign; time-ordered, ending now."""
@@ -118,12 +118,12 @@ def scan_phase(t, spimguard, model, tmp):
     stream = make_stream(1)
     data_dir = os.path.join(tmp, "scan-data")
     rng = random.Random(11)
-    verdicts, pos, kills, slack, k = [], 0, 0, 0, 0
+    verdicts, pos, kills, slack, k, progress = [], 0, 0, 0, 0, []
     while pos < len(stream):
         last = kills >= SCAN_KILLS or len(stream) - pos < 200
         got, killed, per_kill = run_scan_once(
             spimguard, model, data_dir, stream[pos:], tmp, k,
-            None if last else rng.uniform(0.02, 0.1))
+            None if last else rng.uniform(0.01, 0.08))
         k += 1
         for v in got:
             if not t.ok(v.get("id") == stream[pos]["id"],
@@ -134,8 +134,10 @@ def scan_phase(t, spimguard, model, tmp):
         if killed:
             kills += 1
             slack += per_kill
+            progress.append(len(got))
     t.ok(kills >= SCAN_KILLS, f"scan was killed {kills} times (want {SCAN_KILLS})")
-    print(f"scan: {len(stream)} messages, {k} runs, {kills} kills", flush=True)
+    print(f"scan: {len(stream)} messages, {k} runs, {kills} kills; verdicts out before "
+          f"each kill: {sorted(progress)}", flush=True)
     d = harness.Daemon(spimguard, model, os.path.join(tmp, "scan-inspect.log"),
                        "--data-dir", data_dir)
     verify(t, "scan", d, stream, verdicts, slack)
@@ -174,7 +176,7 @@ def serve_phase(t, spimguard, model, tmp):
         runs += 1
         if kills >= SERVE_KILLS or len(stream) - pos < 200:
             break
-        timer = threading.Timer(rng.uniform(0.02, 0.15), d.proc.kill)
+        timer = threading.Timer(rng.uniform(0.01, 0.1), d.proc.kill)
         timer.start()
         pos = send_until_killed(d, stream, pos, rng, answered)
         timer.join()
