@@ -202,6 +202,11 @@ typedef struct sg_serve_resp {
     const char *allow;          /* static Allow header for 405, or NULL */
 } sg_serve_resp;
 
+/** Fill r with the compact JSON text of o and status; takes o's reference
+ *  (json_decref).  o == NULL or an unprintable o gives a 500 error body. */
+typedef struct json_t json_t;
+void sg_serve_json(sg_serve_resp *r, unsigned status, json_t *o);
+
 /** Fill r with {"error": msg} and status (msg is JSON-escaped). */
 void sg_serve_error(sg_serve_resp *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -17,17 +17,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static void ok_json(sg_serve_resp *r, unsigned status, json_t *o) {
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                                    JSON_REAL_PRECISION(6))
-                : NULL;
-    json_decref(o);
-    if (!s) { sg_serve_error(r, 500, "out of memory"); return; }
-    r->status = status;
-    r->body = s;
-    r->len = strlen(s);
-}
-
 /* HTTP status for a library error about a message. */
 static unsigned status_of(int rc) {
     switch (rc) {
@@ -386,7 +375,7 @@ static void report_answer(sg_serve *s, report_in *in, int rc,
     } else {
         atomic_fetch_add(&ctr[SG_REPORT_ACCEPTED], 1);
         if (res->learn) atomic_fetch_add(&s->metrics.learned, 1);
-        ok_json(r, 200, json_pack("{s:b, s:f, s:b, s:b, s:s?}", "accepted", 1,
+        sg_serve_json(r, 200, json_pack("{s:b, s:f, s:b, s:b, s:s?}", "accepted", 1,
                                   "weight", res->weight, "counted", res->counted,
                                   "learned", res->learn, "account", in->account));
     }
@@ -482,7 +471,7 @@ static void h_account(sg_serve *s, const char *method, const char *rest,
     pthread_mutex_unlock(&s->eng_lock);
     if (rc == SG_ENOTFOUND) sg_serve_error(r, 404, "unknown account \"%s\"", id);
     else if (rc) sg_serve_error(r, status_of(rc), "%s", sg_strerror(rc));
-    else ok_json(r, 200, account_json(id, &a, &t));
+    else sg_serve_json(r, 200, account_json(id, &a, &t));
 }
 
 /* ---------------------------------------------------------------- campaigns */
@@ -534,7 +523,7 @@ static void h_campaigns(sg_serve *s, const char *rest, sg_serve_resp *r) {
         pthread_mutex_unlock(&s->eng_lock);
         if (rc == SG_ENOTFOUND) sg_serve_error(r, 404, "unknown campaign \"%s\"", rest);
         else if (rc) sg_serve_error(r, status_of(rc), "%s", sg_strerror(rc));
-        else ok_json(r, 200, one);
+        else sg_serve_json(r, 200, one);
         goto out;
     }
     rc = sg__query_campaign_list(s->eng, now, ids, SG_QUERY_CAMPAIGNS, &n);
@@ -545,7 +534,7 @@ static void h_campaigns(sg_serve *s, const char *rest, sg_serve_resp *r) {
     }
     pthread_mutex_unlock(&s->eng_lock);
     if (rc) sg_serve_error(r, status_of(rc), "%s", sg_strerror(rc));
-    else ok_json(r, 200, json_pack("{s:O}", "campaigns", list));
+    else sg_serve_json(r, 200, json_pack("{s:O}", "campaigns", list));
 out:
     json_decref(list);
     free(ids);
@@ -564,7 +553,7 @@ static void h_metrics(sg_serve *s, sg_serve_resp *r) {
 
 static void h_health(sg_serve *s, sg_serve_resp *r) {
     bool d = atomic_load(&s->draining);
-    ok_json(r, d ? 503 : 200, json_pack("{s:s, s:s}", "status", d ? "draining" : "ok",
+    sg_serve_json(r, d ? 503 : 200, json_pack("{s:s, s:s}", "status", d ? "draining" : "ok",
                                         "version", SG_VERSION_STRING));
 }
 

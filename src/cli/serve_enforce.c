@@ -20,16 +20,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static void answer(sg_serve_resp *r, unsigned status, json_t *o) {
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
-                : NULL;
-    json_decref(o);
-    if (!s) { sg_serve_error(r, 500, "out of memory"); return; }
-    r->status = status;
-    r->body = s;
-    r->len = strlen(s);
-}
-
 static unsigned status_of(int rc) {
     switch (rc) {
     case SG_EINVAL: return 400;
@@ -84,7 +74,7 @@ static void h_appeal(sg_serve *s, const char *id, const char *body, size_t len, 
     if (rc == SG_ENOTFOUND) sg_serve_error(r, 404, "no enforcement action on \"%s\" to appeal", id);
     else if (rc == SG_EINVAL) sg_serve_error(r, 400, "\"text\" must be UTF-8, at most 4096 bytes");
     else if (rc) sg_serve_error(r, status_of(rc), "%s", sg_strerror(rc));
-    else answer(r, 200, c);
+    else sg_serve_json(r, 200, c);
     json_decref(o);
 }
 
@@ -108,7 +98,7 @@ static void h_decision(sg_serve *s, const char *id, const char *body, size_t len
     pthread_mutex_unlock(&s->eng_lock);
     if (rc == SG_ENOTFOUND) sg_serve_error(r, 404, "no enforcement case for \"%s\"", id);
     else if (rc) sg_serve_error(r, status_of(rc), "%s", sg_strerror(rc));
-    else answer(r, 200, json_pack("{s:o, s:s, s:I, s:I, s:b}", "case", c, "decision", d,
+    else sg_serve_json(r, 200, json_pack("{s:o, s:s, s:I, s:I, s:b}", "case", c, "decision", d,
                                   "learned_ham", (json_int_t)dec.learned_ham,
                                   "reporters_penalized", (json_int_t)dec.reporters_penalized,
                                   "status_restored", dec.status_restored));
@@ -157,7 +147,7 @@ static void h_cases(sg_serve *s, bool appeals, sg_serve_resp *r) {
     pthread_mutex_unlock(&s->eng_lock);
     free(ids);
     if (rc) { json_decref(list); sg_serve_error(r, status_of(rc), "%s", sg_strerror(rc)); return; }
-    answer(r, 200, json_pack("{s:o}", appeals ? "appeals" : "accounts", list));
+    sg_serve_json(r, 200, json_pack("{s:o}", appeals ? "appeals" : "accounts", list));
 }
 
 static void h_reports(sg_serve *s, sg_serve_resp *r) {
@@ -171,7 +161,7 @@ static void h_reports(sg_serve *s, sg_serve_resp *r) {
                                            "account", rep[i].account, "label",
                                            rep[i].is_spam ? "spam" : "not_spam",
                                            "ts_ms", (json_int_t)rep[i].ts_ms));
-    answer(r, 200, json_pack("{s:o}", "reports", a));
+    sg_serve_json(r, 200, json_pack("{s:o}", "reports", a));
 }
 
 #define GET(x) ((json_int_t)atomic_load_explicit(&(x), memory_order_relaxed))
@@ -216,7 +206,7 @@ static void h_summary(sg_serve *s, sg_serve_resp *r) {
         (json_int_t)st.allowlisted, "failures", (json_int_t)st.failures, "appeals",
         (json_int_t)st.appeals, "cleared", (json_int_t)st.cleared, "confirmed",
         (json_int_t)st.confirmed));
-    answer(r, 200, o);
+    sg_serve_json(r, 200, o);
 }
 
 /* ---------------------------------------------------------------- static */

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -51,6 +52,17 @@ void sg_serve_error(sg_serve_resp *r, unsigned status, const char *fmt, ...) {
     r->content_type = NULL;
     if (asprintf(&r->body, "{\"error\":\"%s\"}", esc) < 0) r->body = NULL;
     r->len = r->body ? strlen(r->body) : 0;
+}
+
+void sg_serve_json(sg_serve_resp *r, unsigned status, json_t *o) {
+    char *js = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+                 : NULL;
+    json_decref(o);
+    if (!js) { sg_serve_error(r, 500, "out of memory"); return; }
+    free(r->body);
+    r->status = status;
+    r->body = js;
+    r->len = strlen(js);
 }
 
 static enum MHD_Result send_resp(sg_serve *s, struct MHD_Connection *c,
