@@ -10,6 +10,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
+CHECK_FUZZ_SECONDS ?= 10
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
@@ -58,7 +59,10 @@ asan: deps
 	cd $(ASAN_BUILD) && SG_SLOW_TESTS=0 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS) -L unit
 
+# make check: every test, the unit tests under ASan + UBSan, and a short
+# run of every libFuzzer target (FUZZ_SECONDS each; `make fuzz` for longer).
 check: test asan
+	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 
 demo: build
 	@sh tools/demo.sh $(BUILD)/spimguard
@@ -69,8 +73,12 @@ bench: build
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -DSG_FUZZ=ON -DSG_DEFAULT_MODEL=OFF -DCMAKE_C_COMPILER=clang >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
-	@for f in $(FUZZ_BUILD)/fuzz_*; do echo "== $$f"; mkdir -p $(FUZZ_BUILD)/corpus-$$(basename $$f); \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 $(FUZZ_BUILD)/corpus-$$(basename $$f) fuzz/seeds 2>&1 | tail -n 2 || exit 1; done
+	@for f in $(FUZZ_BUILD)/fuzz_*; do n=$$(basename $$f); echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
+	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_BUILD)/$$n- \
+	       $(FUZZ_BUILD)/corpus-$$n fuzz/seeds > $(FUZZ_BUILD)/$$n.log 2>&1; then \
+	    tail -n 40 $(FUZZ_BUILD)/$$n.log; echo "$$n FAILED (crash input in $(FUZZ_BUILD)/$$n-*)"; exit 1; fi; \
+	  tail -n 1 $(FUZZ_BUILD)/$$n.log; done
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
