@@ -19,22 +19,7 @@
 
 #include "behavior.h"
 
-#define MIN_MS (60 * 1000LL)
-#define HOUR_MS (60 * MIN_MS)
-#define DAY_MS (24 * HOUR_MS)
-/* 2024-03-04T00:00:00Z */
-#define T0 1709510400000LL
-
-static const char *const friends[] = {"bob@x.example", "carol@x.example",
-                                      "dave@x.example", "erin@x.example"};
-static const char *const chat[] = {
-    "are we still on for lunch tomorrow at the usual place?",
-    "thanks for the notes, they really helped with the homework",
-    "can you pick up some milk on the way home please",
-    "the meeting got moved to thursday afternoon, tell the others",
-    "did you watch the game last night, what a finish that was",
-    "i will be a bit late, the bus is stuck in traffic again",
-};
+#include "chat_fixture.h"
 
 typedef struct sent {
     sg_action action;
