@@ -54,6 +54,10 @@ int sg_cmd_check(int argc, char **argv) {
         }
     }
     if (optind != argc - 1) { check_usage(stderr); return EXIT_USAGE; }
+    if (!argv[optind][0]) {
+        sg_cli_error("check", "the message text is empty");
+        return EXIT_USAGE;
+    }
     sg_engine *eng = sg_cli_engine(NULL, model, true);
     if (!eng) return EXIT_FATAL;
     sg_message *m = NULL;

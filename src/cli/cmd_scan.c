@@ -170,9 +170,11 @@ static int scan_line(const scan_opts *o, sg_lines *r, size_t len, chunk *ch) {
     int rc = r->too_long ? SG_ETOOBIG
                          : sg_message_parse_json(r->buf, len, o->eng.max_text_bytes, 0, &m, err, sizeof err);
     if (rc) {
-        if (!o->quiet)
-            fprintf(stderr, "%s:%zu: %s\n", r->name, r->lineno,
-                    r->too_long ? "line too long; skipped" : err);
+        if (!o->quiet && r->too_long)
+            fprintf(stderr, "%s:%zu: line longer than %zu bytes; skipped\n",
+                    r->name, r->lineno, r->cap);
+        else if (!o->quiet)
+            fprintf(stderr, "%s:%zu: %s\n", r->name, r->lineno, err);
         return rc == SG_ENOMEM ? -2 : -1;
     }
     ch->m[ch->n] = m;
@@ -237,7 +239,7 @@ int sg_cmd_scan(int argc, char **argv) {
     size_t max_text = o.eng.max_text_bytes ? o.eng.max_text_bytes : 65536;
     sg_lines r;
     if (sg_lines_open(&r, o.input, max_text * 6 + 65536) != 0) {
-        sg_cli_error("scan", "%s: cannot open", o.input);
+        sg_cli_error("scan", "%s: cannot open: %s", o.input, strerror(errno));
         sg_engine_free(eng);
         return EXIT_FATAL;
     }
