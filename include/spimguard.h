@@ -151,14 +151,17 @@ enum {
  *  @param err       if not NULL, receives a one-line English reason on
  *                   failure ("missing field \"to\""); errlen bytes max.
  *  @return SG_OK, SG_EJSON (not JSON, or not an object), SG_EFIELD (a field
- *          missing, empty or of the wrong type), SG_EUTF8 (invalid UTF-8 or
+ *          missing or of the wrong type, "from"/"to" empty, "ts" outside
+ *          1970..9999), SG_EUTF8 (invalid UTF-8 or
  *          a NUL character), SG_ETOOBIG (text over max_text), SG_ENOMEM. */
 int sg_message_parse_json(const char *json, size_t len, size_t max_text,
                           unsigned flags, sg_message **out, char *err,
                           size_t errlen);
 
 /** Setters for the optional fields; strings are copied.  Each returns SG_OK,
- *  SG_EINVAL (NULL message) or SG_ENOMEM. */
+ *  SG_EINVAL (NULL message; for sg_message_set_ts also a time outside
+ *  0..9999-12-31T23:59:59.999Z), SG_EUTF8 (a string that is not valid
+ *  UTF-8) or SG_ENOMEM. */
 int sg_message_set_id(sg_message *m, const char *id);
 int sg_message_set_ts(sg_message *m, int64_t ts_ms);
 int sg_message_set_contact(sg_message *m, int is_contact);
@@ -232,7 +235,8 @@ typedef struct sg_reason {
  *  (its "ts"; messages without one are taken at the time of the latest
  *  message seen, so a stream replays as it happened).
  *  @param out  receives the verdict (caller frees with sg_verdict_free).
- *  @return SG_OK, SG_EINVAL, SG_ENOMEM, SG_ESTORE. */
+ *  @return SG_OK, SG_EINVAL, SG_ETOOBIG (text over the engine's
+ *          max_text_bytes), SG_EUTF8, SG_ENOMEM, SG_ESTORE. */
 int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out);
 
 /** Learn from one labeled message (online update of the content model, the
@@ -246,8 +250,8 @@ int sg_learn(sg_engine *eng, const sg_message *msg, int is_spam);
  *  (NBSVM, Wang & Manning 2012), then a linear SVM solved by dual
  *  coordinate descent (Hsieh et al. 2008) over the hashed features, scaled
  *  so w.x is log-odds.  `epochs` (1..100) is the most passes it makes; it
- *  stops earlier when the solution no longer changes.  Replaces the current
- *  weights.  Messages need a label (sg_message_label() != -1); unlabeled
+ *  stops earlier when the solution no longer changes.  Starts from the
+ *  current weights (all zero in a new engine; a loaded model is refined).  Messages need a label (sg_message_label() != -1); unlabeled
  *  ones and ones with invalid UTF-8 are skipped.  Deterministic for a given
  *  seed and input order.  Needs about 8 bytes per weight-table slot of
  *  extra memory while it runs (32 MiB at hash_bits 22).

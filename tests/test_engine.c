@@ -228,6 +228,30 @@ static void online_learning_moves_the_score_toward_the_label(void **state) {
     sg_engine_free(e);
 }
 
+static void limits_and_the_clock_hold_on_the_engine_path(void **state) {
+    sg_engine *e;
+    sg_options o = {.max_text_bytes = 16};
+    assert_int_equal(sg_engine_new(&o, &e), SG_OK);
+    sg_message *m;
+    sg_verdict *v = NULL;
+    sg_message_new("a", "b", "this text is longer than sixteen bytes", &m);
+    assert_int_equal(sg_check(e, m, &v), SG_ETOOBIG);
+    assert_null(v);
+    sg_message_free(m);
+    /* scoring without judging does not move the engine's clock */
+    sg_message_new("a", "b", "short", &m);
+    assert_int_equal(sg_message_set_ts(m, 4000000000000LL), SG_OK);
+    assert_int_equal(sg_message_set_ts(m, -1), SG_EINVAL);
+    double p;
+    assert_int_equal(sg_content_score(e, m, &p), SG_OK);
+    assert_int_equal(e->clock_ms, 0);
+    assert_int_equal(sg_check(e, m, &v), SG_OK);
+    assert_int_equal(e->clock_ms, 4000000000000LL);
+    sg_verdict_free(v);
+    sg_message_free(m);
+    sg_engine_free(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(training_on_sms_train_reaches_auc_099_on_test),
@@ -236,6 +260,7 @@ int main(void) {
         cmocka_unit_test(damaged_model_files_are_clear_errors),
         cmocka_unit_test(verdict_json_has_the_documented_shape),
         cmocka_unit_test(online_learning_moves_the_score_toward_the_label),
+        cmocka_unit_test(limits_and_the_clock_hold_on_the_engine_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -76,7 +76,10 @@ static int parse_scan_args(int argc, char **argv, scan_opts *o) {
         case 'a': o->eng.allow_file = optarg; break;
         case 'B': o->eng.blocklist_file = optarg; break;
         case 'x': o->eng.max_text_bytes = strtoul(optarg, NULL, 10);
-                  if (!o->eng.max_text_bytes) return EXIT_USAGE;
+                  if (!o->eng.max_text_bytes || o->eng.max_text_bytes > (16u << 20)) {
+                      sg_cli_error("scan", "--max-text takes 1..16777216 bytes");
+                      return EXIT_USAGE;
+                  }
                   break;
         case 'E': o->eng.evidence_dir = optarg; break;
         case 'P': o->eng.policy_file = optarg; break;
@@ -157,6 +160,8 @@ static void emit(const scan_opts *o, const sg_verdict *v, const sg_message *m, t
     } else {
         char *js = sg_verdict_to_json(v);
         if (js) puts(js);
+        else fprintf(stderr, "spimguard scan: out of memory writing the verdict of %s\n",
+                     sg_message_id(m) ? sg_message_id(m) : "a message");
         free(js);
     }
     count(t, v);

@@ -196,12 +196,14 @@ static void batch_free(batch *b) {
 }
 
 static int batch_parse(sg_serve *s, json_t *arr, batch *b) {
-    b->n = json_array_size(arr);
-    b->m = calloc(b->n + 1, sizeof *b->m);
-    b->v = calloc(b->n + 1, sizeof *b->v);
-    b->rc = calloc(b->n + 1, sizeof *b->rc);
-    b->why = calloc(b->n + 1, sizeof *b->why);
+    size_t n = json_array_size(arr);
+    b->n = 0; /* batch_free walks only what exists */
+    b->m = calloc(n + 1, sizeof *b->m);
+    b->v = calloc(n + 1, sizeof *b->v);
+    b->rc = calloc(n + 1, sizeof *b->rc);
+    b->why = calloc(n + 1, sizeof *b->why);
     if (!b->m || !b->v || !b->rc || !b->why) return SG_ENOMEM;
+    b->n = n;
     for (size_t i = 0; i < b->n; i++) { /* from the parsed array: no reprint */
         b->rc[i] = sg__message_from_json(json_array_get(arr, i), max_text(s), 0,
                                          &b->m[i], b->why[i], sizeof b->why[0]);
@@ -232,8 +234,8 @@ static char *batch_render(batch *b, size_t *len) {
         }
         if (!piece) { free(out); return NULL; }
         size_t pl = strlen(piece);
-        if (used + pl + 2 > cap) {
-            while (used + pl + 2 > cap) cap *= 2;
+        if (used + pl + 3 > cap) { /* ',' + piece, room left for "]\0" */
+            while (used + pl + 3 > cap) cap *= 2;
             char *p = realloc(out, cap);
             if (!p) { free(piece); free(out); return NULL; }
             out = p;

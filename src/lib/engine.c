@@ -204,8 +204,11 @@ int sg__ctx_init(sg_engine *eng, const sg_message *msg, sg_ctx *c) {
     memset(c, 0, sizeof *c);
     c->eng = eng;
     c->msg = msg;
-    if (msg->ts_ms > eng->clock_ms) eng->clock_ms = msg->ts_ms;
-    c->now_ms = msg->ts_ms ? msg->ts_ms : eng->clock_ms;
+    if (msg->text_len > eng->opt.max_text_bytes)
+        return sg__set_error(eng, SG_ETOOBIG, "text is %zu bytes, over the %zu-byte limit",
+                             msg->text_len, eng->opt.max_text_bytes);
+    c->now_ms = msg->ts_ms ? msg->ts_ms : eng->clock_ms; /* the clock moves
+                                                            only on a commit */
     int rc = sg__normalize(eng->nc, msg->text, msg->text_len, &c->norm);
     if (rc) return sg__set_error(eng, rc, "cannot normalize text: %s",
                                  sg_strerror(rc));
@@ -310,6 +313,7 @@ static int check_once(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
         sg_verdict_free(v);
         v = NULL;
     }
+    if (!rc && msg->ts_ms > eng->clock_ms) eng->clock_ms = msg->ts_ms;
     if (!rc) sg__enforce_record(eng, &c, v); /* evidence, after the commit */
     sg__ctx_free(&c);
     *out = v;

@@ -15,6 +15,9 @@
 #include <time.h>
 
 #define DEFAULT_MAX_TEXT 65536
+/* Latest accepted message time: 9999-12-31T23:59:59.999Z, so that adding a
+ * window of days to it can never overflow. */
+#define SG_MAX_TS_MS 253402300799999LL
 
 static sg_message *message_alloc(void) {
     sg_message *m = sg__calloc(1, sizeof *m);
@@ -70,7 +73,7 @@ int sg_message_set_id(sg_message *m, const char *id) {
     return m ? set_str(&m->id, id) : SG_EINVAL;
 }
 int sg_message_set_ts(sg_message *m, int64_t ts) {
-    if (!m) return SG_EINVAL;
+    if (!m || ts < 0 || ts > SG_MAX_TS_MS) return SG_EINVAL;
     m->ts_ms = ts;
     return SG_OK;
 }
@@ -119,8 +122,12 @@ static int parse_rfc3339(const char *s, int64_t *out) {
     if (*p == 'Z' || *p == 'z') {
         p++;
     } else if (*p == '+' || *p == '-') {
-        int sign = *p == '-' ? -1 : 1, hh, mm;
-        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2) return -1;
+        int sign = *p == '-' ? -1 : 1;
+        if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
+            !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
+            return -1;
+        int hh = (p[1] - '0') * 10 + (p[2] - '0'), mm = (p[4] - '0') * 10 + (p[5] - '0');
+        if (hh > 23 || mm > 59) return -1;
         off = sign * (hh * 3600 + mm * 60);
         p += 6;
     } else {
@@ -198,10 +205,12 @@ static int get_ts(json_t *obj, int64_t *ts, parse_err *e) {
     if (!v || json_is_null(v)) return SG_OK;
     if (json_is_integer(v)) {
         *ts = json_integer_value(v);
-        if (*ts < 0) return fail(e, SG_EFIELD, "field \"ts\" is negative");
+        if (*ts < 0 || *ts > SG_MAX_TS_MS)
+            return fail(e, SG_EFIELD, "field \"ts\" is outside 1970..9999");
         return SG_OK;
     }
-    if (json_is_string(v) && parse_rfc3339(json_string_value(v), ts) == 0)
+    if (json_is_string(v) && parse_rfc3339(json_string_value(v), ts) == 0 &&
+        *ts >= 0 && *ts <= SG_MAX_TS_MS)
         return SG_OK;
     return fail(e, SG_EFIELD,
                 "field \"ts\" must be RFC 3339 or Unix milliseconds");
@@ -307,8 +316,10 @@ int sg_message_parse_json(const char *json, size_t len, size_t max_text,
     *out = NULL;
     if (!json) return fail(&e, SG_EINVAL, "no input");
     if (!max_text) max_text = DEFAULT_MAX_TEXT;
-    if (!sg__utf8_valid(json, len) && !memchr(json, '\0', len))
-        return fail(&e, SG_EUTF8, "input is not valid UTF-8");
+    if (!sg__utf8_valid(json, len))
+        return fail(&e, SG_EUTF8, memchr(json, '\0', len)
+                                      ? "input contains a NUL byte"
+                                      : "input is not valid UTF-8");
     json_error_t jerr;
     json_t *obj = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!obj)

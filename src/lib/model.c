@@ -373,6 +373,12 @@ int sg__model_load(sg_model *m, const char *path, char *err, size_t el) {
             goto out;
         }
         memcpy(&w[idx], d + 36 + i * 8, 4);
+        if (!isfinite(w[idx])) {
+            snprintf(err, el, "%s: weight %u is not a finite number", path, idx);
+            sg__free(w);
+            rc = SG_EFORMAT;
+            goto out;
+        }
     }
     sg__free(m->w);
     m->w = w;
