@@ -318,7 +318,9 @@ static unsigned report_message(sg_serve *s, json_t *o, report_in *in,
         int rc = txt ? parse_msg(s, txt, strlen(txt), &in->msg, err, sizeof err) : SG_ENOMEM;
         free(txt);
         if (rc) { sg_serve_error(r, status_of(rc), "message: %s", rc == SG_ENOMEM ? "out of memory" : err); return r->status; }
-        in->received = !strcmp(sg_message_to(in->msg), in->reporter);
+        /* an inline message is the caller's claim, not a message this
+         * daemon judged: it is counted, never learned as the recipient's */
+        in->received = false;
         if (!in->account) in->account = sg_message_from(in->msg);
         return 0;
     }
