@@ -272,8 +272,8 @@ double sg_verdict_content_score(const sg_verdict *v);
 /** Bit set of SG_LABEL_*. */
 unsigned sg_verdict_labels(const sg_verdict *v);
 size_t sg_verdict_reason_count(const sg_verdict *v);
-/** Reason i (0-based, strongest first within each stage); NULL if out of
- *  range. */
+/** Reason i (0-based; ordered by the size of their weight, largest
+ *  first, across all stages); NULL if out of range. */
 const sg_reason *sg_verdict_reason(const sg_verdict *v, size_t i);
 /** Campaign id, or NULL when the message belongs to none. */
 const char *sg_verdict_campaign(const sg_verdict *v);
