@@ -292,7 +292,9 @@ static int run_detectors(sg_engine *eng, sg_ctx *c) {
 }
 
 /* Everything one message writes to the store commits together, and only
- * when its verdict exists: a failed check leaves the state as it was. */
+ * when its verdict exists: on LMDB and Redis a failed check leaves the
+ * state as it was; the memory store cannot roll back (store.h), so there a
+ * check that fails half-way (out of memory) keeps what it wrote. */
 static int check_once(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
     *out = NULL;
     sg_ctx c;
