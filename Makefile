@@ -61,8 +61,10 @@ asan: deps
 
 # make check: every test, the unit tests under ASan + UBSan, and a short
 # run of every libFuzzer target (FUZZ_SECONDS each; `make fuzz` for longer).
-check: test asan
+# The full CTest run goes last, so its summary closes the output.
+check: asan
 	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+	$(MAKE) test
 
 demo: build
 	@sh tools/demo.sh $(BUILD)/spimguard
