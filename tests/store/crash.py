@@ -225,11 +225,7 @@ def verify(t, what, d, stream, verdicts, slack):
 
 def main():
     spimguard, src, build, tmp = sys.argv[1:5]
-    model = os.path.join(tmp, "model")
-    subprocess.run([spimguard, "train", "--quiet", "--model", model] +
-                   [os.path.join(src, "data/corpus", f) for f in
-                    sorted(os.listdir(os.path.join(src, "data/corpus"))) if f.endswith(".jsonl")],
-                   check=True)
+    model = harness.default_model(spimguard, src, build, tmp)
     t = harness.Checks("cli_crash")
     t0 = time.time()
     try:

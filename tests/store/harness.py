@@ -52,6 +52,20 @@ atexit.register(stop_all)
 signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM (timeout?)"))
 
 
+def default_model(spimguard, src, build, tmp):
+    """The model the build trained from data/corpus (BUILD/default.model);
+    trained into TMP when the build made none (-DSG_DEFAULT_MODEL=OFF)."""
+    built = os.path.join(build, "default.model")
+    if os.path.exists(built):
+        return built
+    model = os.path.join(tmp, "model")
+    corpus = os.path.join(src, "data/corpus")
+    subprocess.run([spimguard, "train", "--quiet", "--model", model] +
+                   [os.path.join(corpus, f) for f in sorted(os.listdir(corpus))
+                    if f.endswith(".jsonl")], check=True)
+    return model
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

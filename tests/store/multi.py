@@ -218,11 +218,7 @@ def main():
                       capture_output=True).returncode:
         print("SKIP: redis-server / redis-cli not installed")
         return
-    model = os.path.join(tmp, "model")
-    corpus = os.path.join(src, "data/corpus")
-    subprocess.run([spimguard, "train", "--quiet", "--model", model] +
-                   [os.path.join(corpus, f) for f in sorted(os.listdir(corpus))
-                    if f.endswith(".jsonl")], check=True)
+    model = harness.default_model(spimguard, src, build, tmp)
     t0 = time.time()
     try:
         one_redis(t, spimguard, model, tmp)
