@@ -82,9 +82,19 @@ def complete_lines(path):
     return out
 
 
-def run_scan_once(spimguard, model, data_dir, rest, tmp, k, kill_after):
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(b"\n")
+    except OSError:
+        return 0
+
+
+def run_scan_once(spimguard, model, data_dir, rest, tmp, k, kill_at):
     """One scan over the messages `rest` (a file, or a pipe on odd k);
-    SIGKILL after kill_after s (None: let it finish).  Its verdicts."""
+    SIGKILL once it has written kill_at verdicts (None: let it finish), so
+    the kill points do not depend on how fast the machine is.  Its
+    verdicts, whether it was killed, and how many counts a kill may repeat."""
     src = os.path.join(tmp, f"rest{k}.jsonl")
     with open(src, "w") as f:
         f.writelines(json.dumps(m) + "\n" for m in rest)
@@ -103,12 +113,15 @@ def run_scan_once(spimguard, model, data_dir, rest, tmp, k, kill_after):
             except OSError:
                 pass
         threading.Thread(target=feed, daemon=True).start()
-    try:
-        p.wait(timeout=kill_after if kill_after is not None else 60)
-    except subprocess.TimeoutExpired:
-        if kill_after is None:
-            raise
+    deadline = time.time() + 60
+    while p.poll() is None and time.time() < deadline:
+        if kill_at is not None and count_lines(out) >= kill_at:
+            break
+        time.sleep(0.002)
     killed = p.poll() is None
+    if killed and kill_at is None:
+        harness.kill9(p)
+        raise RuntimeError("scan did not finish in 60 s")
     if killed:
         harness.kill9(p)
     return complete_lines(out), killed, (1 if piped else SCAN_GROUP)
@@ -121,9 +134,12 @@ def scan_phase(t, spimguard, model, tmp):
     verdicts, pos, kills, slack, k, progress = [], 0, 0, 0, 0, []
     while pos < len(stream):
         last = kills >= SCAN_KILLS or len(stream) - pos < 200
+        # kill after a random share of what is left for the kills to come,
+        # so the stream always outlasts SCAN_KILLS kills
+        share = max(1, (len(stream) - pos) // (SCAN_KILLS - kills + 1))
         got, killed, per_kill = run_scan_once(
             spimguard, model, data_dir, stream[pos:], tmp, k,
-            None if last else rng.uniform(0.01, 0.08))
+            None if last else rng.randint(1, share))
         k += 1
         for v in got:
             if not t.ok(v.get("id") == stream[pos]["id"],
@@ -146,12 +162,15 @@ def scan_phase(t, spimguard, model, tmp):
 
 # ------------------------------------------------------------ serve
 
-def send_until_killed(d, stream, pos, rng, answered):
-    """Send from pos on (singles and batches) until the daemon dies or the
-    stream ends; verdicts go to `answered`.  Returns the new position."""
-    while pos < len(stream):
+def send_until_killed(d, stream, pos, rng, answered, end=None):
+    """Send from pos on (singles and batches) until the daemon dies or
+    `end` (default: the stream's end) is reached; verdicts go to
+    `answered`.  Returns the new position."""
+    end = len(stream) if end is None else min(end, len(stream))
+    while pos < end:
         n = 1 if rng.random() < 0.5 else rng.randint(2, MAX_BATCH)
-        part = stream[pos:pos + n]
+        part = stream[pos:min(pos + n, end)]
+        n = len(part)
         try:
             status, body = d.check(part[0] if n == 1 else part)
         except OSError:
@@ -176,10 +195,14 @@ def serve_phase(t, spimguard, model, tmp):
         runs += 1
         if kills >= SERVE_KILLS or len(stream) - pos < 200:
             break
+        # killed mid-request by the timer, or at the latest once a random
+        # share of what is left for the kills to come was sent, so the
+        # stream outlasts SERVE_KILLS kills however fast the machine is
+        share = max(1, (len(stream) - pos) // (SERVE_KILLS - kills + 1))
         timer = threading.Timer(rng.uniform(0.01, 0.1), d.proc.kill)
         timer.start()
-        pos = send_until_killed(d, stream, pos, rng, answered)
-        timer.join()
+        pos = send_until_killed(d, stream, pos, rng, answered, pos + rng.randint(1, share))
+        timer.cancel()
         d.kill9()
         kills += 1
     pos = send_until_killed(d, stream, pos, rng, answered)
