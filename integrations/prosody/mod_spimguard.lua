@@ -156,9 +156,20 @@ local function warn(stanza, verdict)
 	stanza:add_child(mark);
 end
 
+-- A held message is kept with the daemon's verdict attached (a <held/>
+-- child in our namespace: message id, action, score, labels, reasons), so
+-- the operator sees why, and a release can tell the daemon it was ham.
 local function hold(event, verdict, to)
 	local node = jid_util.split(to);
-	local ok, err = held_store:append(node, nil, event.stanza, os.time(), event.stanza.attr.from);
+	local kept = st.clone(event.stanza);
+	local why = st.stanza("held", { xmlns = NS, id = verdict.id, action = verdict.action,
+		score = tostring(verdict.score), labels = table.concat(verdict.labels or {}, " "),
+		account_action = verdict.account_action });
+	for _, r in ipairs(verdict.reasons or {}) do
+		if (r.weight or 0) > 0 then why:text_tag("reason", r.detail or "", { code = r.code }); end
+	end
+	kept:add_child(why);
+	local ok, err = held_store:append(node, nil, kept, os.time(), event.stanza.attr.from);
 	module:log("info", "spimguard: held message from %s to %s (score %s): %s",
 		event.stanza.attr.from, to, tostring(verdict.score), ok and "kept" or tostring(err));
 	return true;
@@ -191,16 +202,27 @@ end
 
 local function strip_marks(stanza)
 	stanza:maptags(function (tag)
-		if tag.name == "spimguard" and tag.attr.xmlns == NS then return nil; end
+		if tag.attr.xmlns == NS then return nil; end -- <spimguard/>, <held/>, <released/>
 		return tag;
 	end);
+end
+
+-- Secret carried by a message the operator released (console below), so
+-- that it is delivered without being judged again; a client cannot know it.
+local release_secret = new_id() .. new_id();
+
+local function is_release(stanza)
+	local r = stanza:get_child("released", NS);
+	return r ~= nil and r.attr.secret == release_secret;
 end
 
 local function check_message(event)
 	local stanza = event.stanza;
 	local t = stanza.attr.type or "normal";
 	if t ~= "chat" and t ~= "normal" then return nil; end
+	local released = is_release(stanza);
 	strip_marks(stanza); -- a client must not forge our mark
+	if released then return nil; end
 	local body = stanza:get_child_text("body");
 	local from, to = jid_util.bare(stanza.attr.from), jid_util.bare(stanza.attr.to);
 	if not body or body == "" or not from or not to or from == to then return nil; end
@@ -258,6 +280,134 @@ local function on_block(event)
 		end
 	end
 	return nil;
+end
+
+-- ------------------------------------------------------------------
+-- The operator's console for held messages (Prosody's admin shell, with
+-- mod_admin_shell and mod_admin_socket loaded):
+--   prosodyctl shell spimguard held HOST [USER]     list what is held
+--   prosodyctl shell spimguard release HOST USER ID deliver it to USER and
+--                                                   report it as not spam
+--   prosodyctl shell spimguard discard HOST USER ID delete it
+-- HOST is the recipient's virtual host, USER the recipient's local part,
+-- ID the archive key that `held` prints.
+
+local function held_users(user)
+	if user then return { user }; end
+	local list = {};
+	if not held_store.users then return list; end -- backend cannot enumerate: name the user
+	for u in held_store:users() do list[#list + 1] = u; end
+	table.sort(list);
+	return list;
+end
+
+-- Every held message of one recipient: { key, when, from, stanza }.
+function held_messages(user) -- luacheck: ignore 131
+	local out = {};
+	for key, item, when, with in held_store:find(user, {}) or function () end do
+		out[#out + 1] = { key = key, when = when, from = with, stanza = item };
+	end
+	return out;
+end
+
+function list_held(print, user) -- luacheck: ignore 131
+	local n = 0;
+	for _, u in ipairs(held_users(user)) do
+		for _, h in ipairs(held_messages(u)) do
+			local why = h.stanza:get_child("held", NS);
+			local reasons = {};
+			for r in (why and why:childtags("reason") or function () end) do
+				reasons[#reasons + 1] = r:get_text();
+			end
+			print(("%s  %s  to %s@%s  from %s  score %s  %s"):format(h.key,
+				os.date("!%Y-%m-%dT%H:%M:%SZ", h.when), u, module.host, h.from or "?",
+				why and why.attr.score or "?", why and why.attr.labels or ""));
+			print("    " .. (h.stanza:get_child_text("body") or ""):gsub("%s+", " "):sub(1, 200));
+			if #reasons > 0 then print("    because: " .. table.concat(reasons, "; ")); end
+			n = n + 1;
+		end
+	end
+	return n;
+end
+
+local function take_held(user, key)
+	for _, h in ipairs(held_messages(user)) do
+		if h.key == key then
+			local ok, err = held_store:delete(user, { key = key });
+			if not ok then return nil, "cannot delete: " .. tostring(err); end
+			return h;
+		end
+	end
+	return nil, "no held message " .. tostring(key) .. " for " .. tostring(user) .. "@" .. module.host;
+end
+
+-- Deliver a held message to its recipient, stamped with its original time
+-- (XEP-0203), and tell the daemon it was ham (a not_spam report by the
+-- recipient, who received it, about the daemon's message id).
+function release_held(user, key) -- luacheck: ignore 131
+	local h, err = take_held(user, key);
+	if not h then return nil, err; end
+	local msg = h.stanza;
+	local why = msg:get_child("held", NS);
+	strip_marks(msg);
+	msg:tag("delay", { xmlns = "urn:xmpp:delay", from = module.host,
+		stamp = os.date("!%Y-%m-%dT%H:%M:%SZ", h.when) }):text("Held by spimguard, released by the operator"):up();
+	msg:tag("released", { xmlns = NS, secret = release_secret }):up();
+	module:send(msg);
+	local to = user .. "@" .. module.host;
+	if why and why.attr.id then
+		request("POST", "/v1/report", json.encode({ reporter = to, id = why.attr.id,
+			account = h.from and jid_util.bare(h.from), label = "not_spam",
+			comment = "released by the operator" })):next(function (resp)
+			module:log("info", "spimguard: release of %s reported as not spam: HTTP %s", key, tostring(resp.code));
+		end, function (e)
+			module:log("warn", "spimguard: release of %s not reported: %s", key, tostring(e));
+		end);
+	end
+	module:log("info", "spimguard: held message %s from %s to %s released", key, tostring(h.from), to);
+	return true;
+end
+
+function discard_held(user, key) -- luacheck: ignore 131
+	local h, err = take_held(user, key);
+	if not h then return nil, err; end
+	module:log("info", "spimguard: held message %s from %s to %s@%s discarded", key,
+		tostring(h.from), user, module.host);
+	return true;
+end
+
+do
+	local get_module = require "core.modulemanager".get_module;
+	local console_env = module:shared("/*/admin_shell/env");
+	local function mod_for(host)
+		local m = host and get_module(host, "spimguard");
+		if not m then return nil, "mod_spimguard is not loaded on host " .. tostring(host); end
+		return m;
+	end
+	-- luacheck: ignore 212/self
+	console_env.spimguard = {};
+	function console_env.spimguard:held(host, user)
+		local m, err = mod_for(host);
+		if not m then return nil, err; end
+		local n = m.list_held(self.session.print, user);
+		return true, n .. " held message" .. (n == 1 and "" or "s");
+	end
+	function console_env.spimguard:release(host, user, key)
+		local m, err = mod_for(host);
+		if not m then return nil, err; end
+		if not user or not key then return nil, "usage: spimguard:release(host, user, id)"; end
+		local ok, e = m.release_held(user, key);
+		if not ok then return nil, e; end
+		return true, "released " .. key .. " to " .. user .. "@" .. host;
+	end
+	function console_env.spimguard:discard(host, user, key)
+		local m, err = mod_for(host);
+		if not m then return nil, err; end
+		if not user or not key then return nil, "usage: spimguard:discard(host, user, id)"; end
+		local ok, e = m.discard_held(user, key);
+		if not ok then return nil, e; end
+		return true, "discarded " .. key;
+	end
 end
 
 module:hook("message/bare", check_message, 50);

@@ -9,7 +9,9 @@ tests/cli_prosody.sh and bench/prosody_latency.sh.
   e2e.py module --xmpp-port P --fake-port F
       the module's own behaviour against a fake daemon on port F that answers
       by keyword (virtual host fake.test, fail-closed, 0.5 s timeout): warn,
-      hold, drop, timeout, suspend, roster contact flag, forged marks
+      hold, drop, timeout, suspend, roster contact flag, forged marks; with
+      --prosody-config CFG also the operator's console for held messages
+      (prosodyctl shell spimguard held/release/discard)
   e2e.py latency --xmpp-port P --count N
       alice -> bob delivery latency of N ordinary messages between contacts,
       one at a time; prints p50/p99 in ms
@@ -359,6 +361,61 @@ async def module_scenarios(cl, ck):
               all(h == "Bearer fake-token" for _, _, h in FakeDaemon.seen))
 
 
+def shell(cfg, *words):
+    """One command of Prosody's admin console (prosodyctl shell): (rc, output)."""
+    import subprocess
+    r = subprocess.run(["prosodyctl", "--config", cfg, "shell", *words],
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout + r.stderr
+
+
+def held_keys(out, text):
+    """Archive keys of the held messages whose body line shows text."""
+    lines = out.splitlines()
+    return [lines[i - 1].split()[0] for i in range(1, len(lines))
+            if text in lines[i] and lines[i].startswith("    ") and lines[i - 1].strip()]
+
+
+async def console_scenarios(cl, ck, cfg):
+    """The operator's console for held messages (mod_spimguard + admin shell)."""
+    a, b = cl["alice"], cl["bob"]
+    rc, out = shell(cfg, "spimguard", "held", "fake.test")
+    keys = held_keys(out, "hi, HOLDME please")
+    ck.expect("console: `held` lists the held message with its sender, score and body",
+              rc == 0 and len(keys) == 1 and "from carol@fake.test" in out and "score 0.95" in out
+              and "2 held messages" in out, out)
+    checked = [m for m in fake_checks(FakeDaemon, "carol") if "HOLDME" in m["text"]]
+    n = len(b.inbox)
+    rc, out2 = shell(cfg, "spimguard", "release", "fake.test", "bob", keys[0] if keys else "none")
+    await b.wait_for(lambda: len(b.inbox) > n)
+    got = b.inbox[-1] if len(b.inbox) > n else (0, "", "", "")
+    ck.expect("console: `release` delivers it to the recipient, stamped with its time (XEP-0203)",
+              rc == 0 and got[1].startswith("carol@fake.test") and got[2] == "hi, HOLDME please"
+              and "urn:xmpp:delay" in got[3] and NS_MARK not in got[3], (out2, got))
+    await asyncio.sleep(0.3)
+    reports = [body for p, body, _ in FakeDaemon.seen if p == "/v1/report"]
+    ck.expect("... and reports it to the daemon as not spam, by the recipient, by message id",
+              checked and reports and reports[-1]["label"] == "not_spam"
+              and reports[-1]["reporter"] == "bob@fake.test" and reports[-1]["id"] == checked[-1]["id"],
+              reports[-1:])
+    forged = slixmpp.xmlstream.ET.fromstring('<released xmlns="urn:spimguard:0" secret="guess"/>')
+    m = a.make_message(mto="bob@fake.test", mbody="HOLDME with a forged release", mtype="chat")
+    m.append(forged)
+    m.send()
+    await asyncio.sleep(WAIT)
+    ck.expect("a client cannot forge a release: its message is held",
+              all("forged release" not in x[2] for x in b.inbox))
+    rc, out = shell(cfg, "spimguard", "held", "fake.test", "bob")
+    rest = [l.split()[0] for l in out.splitlines() if " to bob@fake.test " in l]
+    for k in rest:
+        shell(cfg, "spimguard", "discard", "fake.test", "bob", k)
+    rc, out3 = shell(cfg, "spimguard", "held", "fake.test")
+    ck.expect("console: `discard` deletes held messages (2 left, then none)",
+              len(rest) == 2 and "forged release" in out and "0 held messages" in out3, (out, out3))
+    rc, out4 = shell(cfg, "spimguard", "release", "fake.test", "bob", "no-such-key")
+    ck.expect("console: releasing an unknown id is an error", rc != 0 and "no held message" in out4, out4)
+
+
 async def run_module(args):
     global DOMAIN
     DOMAIN = "fake.test"
@@ -368,6 +425,8 @@ async def run_module(args):
     cl = await connect_all(args.xmpp_port, ["alice", "bob", "carol"])
     await add_contacts(cl["bob"], ["alice"])
     await module_scenarios(cl, ck)
+    if args.prosody_config:
+        await console_scenarios(cl, ck, args.prosody_config)
     for c in cl.values():
         c.disconnect()
     srv.shutdown()
@@ -408,6 +467,7 @@ def main():
     ap.add_argument("--token", default="")
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("--texts", default="")
+    ap.add_argument("--prosody-config", default="")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     loop = asyncio.new_event_loop()
