@@ -40,6 +40,14 @@ expect "verify --json: ok with every signature good" \
   '[ "$(jf "$tmp/v.json" "d[\"ok\"] and d[\"signatures_ok\"] == d[\"checkpoints\"] > 0")" = True ]'
 "$bin" evidence verify > /dev/null 2>&1
 expect "verify without a directory is a usage error" '[ $? = 2 ]'
+"$bin" evidence verify "$tmp/data" > "$tmp/out"
+expect "verify DATA_DIR (positional): OK, exit 0" '[ $? = 0 ] && grep -q ": OK" "$tmp/out"'
+"$bin" evidence verify "$ev" > "$tmp/out"
+expect "verify EVDIR (positional): OK, exit 0" '[ $? = 0 ] && grep -q ": OK" "$tmp/out"'
+"$bin" evidence verify "$tmp/data" extra > /dev/null 2> "$tmp/err"
+expect "a second positional is a usage error naming it" '[ $? = 2 ] && grep -q "unexpected argument .extra." "$tmp/err"'
+"$bin" evidence verify "$tmp/nowhere" > /dev/null 2> "$tmp/err"
+expect "a missing path is a usage error naming it" '[ $? = 2 ] && grep -q "nowhere" "$tmp/err"'
 
 # --- a foreign key
 "$bin" evidence keygen --out "$tmp/other" > /dev/null

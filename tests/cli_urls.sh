@@ -59,7 +59,8 @@ printf '\xff bad utf8 evil.com\n' >> "$tmp/in.jsonl"
 "$bin" urls --json --jsonl "$tmp/in.jsonl" > "$tmp/j.out" 2> "$tmp/j.err"; rc=$?
 expect "bad lines give exit 1 (got $rc)" '[ $rc -eq 1 ]'
 expect "good lines are still judged" '[ $(wc -l < "$tmp/j.out") -eq 1 ] && grep -q paypal.com "$tmp/j.out"'
-expect "each bad line is reported with its number" 'grep -q "line 2" "$tmp/j.err" && grep -q "line 3" "$tmp/j.err" && grep -q "line 4" "$tmp/j.err"'
+expect "each bad line is reported as scan reports it (NAME:LINE: what)" \
+  'grep -q "in.jsonl:2: invalid JSON at column" "$tmp/j.err" && grep -q "in.jsonl:3: missing field \"text\"" "$tmp/j.err" && grep -q "in.jsonl:4: input is not valid UTF-8" "$tmp/j.err"'
 
 "$bin" urls --no-such-option < /dev/null > /dev/null 2>&1; rc=$?
 expect "unknown option exits 2 (got $rc)" '[ $rc -eq 2 ]'

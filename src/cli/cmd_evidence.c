@@ -7,11 +7,13 @@
  * show.  docs/enforcement.md.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -36,6 +38,8 @@ static void ev_usage(FILE *f) {
         "                                 [--campaign ID] [--kind K] [--last N]\n"
         "       spimguard evidence keygen --out PREFIX   (PREFIX.key, PREFIX.pub)\n"
         "       spimguard evidence policy-keys [--markdown]   (the policy file's keys)\n\n"
+        "Instead of --data-dir, --dir or --log, one path may be given alone: a\n"
+        "data directory, an evidence directory or a log file.\n"
         "The evidence log lives in DIR/evidence (DIR = the daemon's --data-dir) or\n"
         "in the directory the policy's evidence_dir names (--dir).\n"
         "verify: checks the hash chain and every signed checkpoint; names the\n"
@@ -65,6 +69,22 @@ typedef struct ev_opts {
 static int add_to(const char **v, int *n, const char *s) {
     if (*n >= MAX_REFS) return EXIT_USAGE;
     v[(*n)++] = s;
+    return 0;
+}
+
+/* One positional path instead of --data-dir/--dir/--log: a daemon's data
+ * directory (it holds evidence/), an evidence directory, or a log file. */
+static int take_positional(ev_opts *o, const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        sg_cli_error("evidence", "%s: %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (!S_ISDIR(st.st_mode)) { o->log = path; return 0; }
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s/evidence", path);
+    if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) o->data_dir = path;
+    else o->dir = path;
     return 0;
 }
 
@@ -104,7 +124,15 @@ static int parse_args(int argc, char **argv, ev_opts *o) {
         default: ev_usage(stderr); return EXIT_USAGE;
         }
     }
-    if (bad || optind != argc) { ev_usage(stderr); return EXIT_USAGE; }
+    if (bad) { ev_usage(stderr); return EXIT_USAGE; }
+    if (optind < argc && !o->data_dir && !o->dir && !o->log && optind == argc - 1)
+        return take_positional(o, argv[optind]);
+    if (optind < argc) {
+        bool path_given = o->data_dir || o->dir || o->log;
+        sg_cli_error("evidence", "unexpected argument '%s' (see --help)",
+                     argv[path_given ? optind : optind + 1]);
+        return EXIT_USAGE;
+    }
     return 0;
 }
 

@@ -127,25 +127,44 @@ static void print_text(const sg_urls *st, size_t lineno, const sg_urlset *set,
     }
 }
 
+/* Why a --jsonl line has no usable "text", in the words `scan` uses for
+ * the same faults; NULL when it has one (*text, *len). */
+static const char *jsonl_text(json_t *doc, const json_error_t *e, char *buf,
+                              size_t cap, const char **text, size_t *len) {
+    if (!doc) {
+        snprintf(buf, cap, "invalid JSON at column %d: %s", e->column, e->text);
+        return buf;
+    }
+    if (!json_is_object(doc)) return "expected a JSON object";
+    json_t *t = json_object_get(doc, "text");
+    if (!t) return "missing field \"text\"";
+    if (!json_is_string(t)) return "field \"text\" must be a string";
+    *text = json_string_value(t);
+    *len = json_string_length(t);
+    if (memchr(*text, '\0', *len)) return "field \"text\" contains a NUL character";
+    return NULL;
+}
+
 /* Text of one input line; with --jsonl the "text" field of the JSON
- * object (other fields are not needed here), kept alive by *doc. */
-static const char *line_text(const urls_opts *o, const char *line, size_t len,
-                             size_t lineno, json_t **doc, size_t *tl) {
+ * object (other fields are not needed here), kept alive by *doc.  Bad
+ * lines are reported as `scan` reports them: "NAME:LINE: what". */
+static const char *line_text(const urls_opts *o, const sg_lines *r, size_t len,
+                             json_t **doc, size_t *tl) {
+    const char *line = r->buf;
+    if (!sg__utf8_valid(line, len)) {
+        fprintf(stderr, "%s:%zu: %s\n", r->name, r->lineno,
+                memchr(line, '\0', len) ? "input contains a NUL byte" : "input is not valid UTF-8");
+        return NULL;
+    }
     if (o->jsonl) {
         json_error_t e;
-        *doc = json_loadb(line, len, 0, &e);
-        json_t *t = *doc ? json_object_get(*doc, "text") : NULL;
-        if (!json_is_string(t)) {
-            sg_cli_error("urls", "line %zu: %s", lineno,
-                         *doc ? "no \"text\" string field" : e.text);
+        char why[256];
+        *doc = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+        const char *bad = jsonl_text(*doc, &e, why, sizeof why, &line, &len);
+        if (bad) {
+            fprintf(stderr, "%s:%zu: %s\n", r->name, r->lineno, bad);
             return NULL;
         }
-        line = json_string_value(t);
-        len = json_string_length(t);
-    }
-    if (!sg__utf8_valid(line, len)) {
-        sg_cli_error("urls", "line %zu: text is not valid UTF-8", lineno);
-        return NULL;
     }
     *tl = len;
     return line;
@@ -162,8 +181,12 @@ static int run(const urls_opts *o, const sg_urls *st) {
     while ((got = sg_lines_next(&r, &len)) == 1) {
         json_t *doc = NULL;
         size_t tl;
-        if (r.too_long) { sg_cli_error("urls", "line %zu: too long", r.lineno); bad++; continue; }
-        const char *text = line_text(o, r.buf, len, r.lineno, &doc, &tl);
+        if (r.too_long) {
+            fprintf(stderr, "%s:%zu: line longer than %zu bytes; skipped\n", r.name, r.lineno, r.cap);
+            bad++;
+            continue;
+        }
+        const char *text = line_text(o, &r, len, &doc, &tl);
         if (!text) { json_decref(doc); bad++; continue; }
         sg_urlset set;
         if (sg__urls_extract(st, text, tl, &set)) {
