@@ -120,6 +120,12 @@ static void brand_tokens_in_subdomains_and_registrable_labels(void **state) {
     assert_string_equal(judged("live-score.com"), "");
     assert_string_equal(judged("office365-verify.com"), "LOOKALIKE_DOMAIN/token/office365.com");
     assert_string_equal(judged("fb-help-center.example.com"), "BRAND_IN_SUBDOMAIN/token/fb.com");
+    /* messenger-worm bait on a 2-letter brand: "is this you in this video?" */
+    assert_string_equal(judged("http://fb-watch-video.net/v?id=1"), "LOOKALIKE_DOMAIN/token/fb.com");
+    assert_string_equal(judged("watch-fb-video.com"), "LOOKALIKE_DOMAIN/token/fb.com");
+    /* ... but not glued (xvideos: x.com), nor a 1-letter brand beside it */
+    assert_string_equal(judged("xvideos.com"), "");
+    assert_string_equal(judged("x-video.com"), "");
 }
 
 static void a_brands_own_domains_are_never_lookalikes(void **state) {

@@ -61,6 +61,9 @@ static const word words[] = {
     LW("restore"), LW("unblock"), LW("alert"), LW("alerts"), LW("notice"),
     LW("id"), LW("connect"), LW("claim"), LW("reward"), LW("rewards"),
     LW("gift"), LW("airdrop"), LW("team"),
+    /* messenger-worm bait: "is this you in this video?" (fb-watch-video) */
+    LW("video"), LW("videos"), LW("photo"), LW("photos"), LW("watch"),
+    LW("viewer"),
     GW("my"), GW("web"), GW("info"), GW("mail"), GW("page"), GW("pages"),
     GW("center"), GW("centre"), GW("com"), GW("net"), GW("org"), GW("get")};
 #define NWORDS (sizeof words / sizeof words[0])
