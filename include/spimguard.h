@@ -248,10 +248,12 @@ int sg_learn(sg_engine *eng, const sg_message *msg, int is_spam);
 
 /** Train the content model on a labeled set: naive-Bayes feature scaling
  *  (NBSVM, Wang & Manning 2012), then a linear SVM solved by dual
- *  coordinate descent (Hsieh et al. 2008) over the hashed features, scaled
- *  so w.x is log-odds.  `epochs` (1..100) is the most passes it makes; it
- *  stops earlier when the solution no longer changes.  Starts from the
- *  current weights (all zero in a new engine; a loaded model is refined).  Messages need a label (sg_message_label() != -1); unlabeled
+ *  coordinate descent (Hsieh et al. 2008) over the hashed features,
+ *  regularised toward a naive-Bayes model of the same set, scaled so w.x
+ *  is log-odds.  `epochs` (1..100) is the most passes it makes; it stops
+ *  earlier when the solution no longer changes.  A new engine starts from
+ *  the naive-Bayes model; a trained or loaded one from its weights (it is
+ *  refined).  Messages need a label (sg_message_label() != -1); unlabeled
  *  ones and ones with invalid UTF-8 are skipped.  Deterministic for a given
  *  seed and input order.  Needs about 8 bytes per weight-table slot of
  *  extra memory while it runs (32 MiB at hash_bits 22).

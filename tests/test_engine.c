@@ -2,7 +2,8 @@
  * test_engine.c -- the engine end to end on real data: train on the SMS
  * Spam Collection train split, measure ROC AUC on its test split; the model
  * file round trip (identical scores), damaged model files, determinism for
- * a seed, the verdict's JSON form and online learning.
+ * a seed, weight on rare spam-only words, the verdict's JSON form and
+ * online learning.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +214,52 @@ static void verdict_json_has_the_documented_shape(void **state) {
     sg_engine_free(e);
 }
 
+/* The weight of the word feature of a one-word text. */
+static double word_weight(sg_engine *e, const char *word) {
+    sg_message *m;
+    sg_ctx c;
+    assert_int_equal(sg_message_new("a", "b", word, &m), SG_OK);
+    assert_int_equal(sg__ctx_init(e, m, &c), SG_OK);
+    double w = NAN;
+    for (size_t i = 0; i < c.fv.n; i++)
+        if (c.fv.v[i].kind == SG_FEAT_WORD) w = e->model.w[c.fv.v[i].idx];
+    sg__ctx_free(&c);
+    sg_message_free(m);
+    assert_false(isnan(w));
+    return w;
+}
+
+/* A margin learner alone leaves a word at 0 when the only spam that has
+ * it is already beyond the margin through its other words; the naive-Bayes
+ * prior (model.c) gives such a rare spam-only word weight, as the
+ * premium-rate "chat" spams whose cue is a word like "darling" need. */
+static void training_gives_weight_to_rare_spam_only_words(void **state) {
+    static const char *const extra[] = {
+        "{\"from\":\"a\",\"to\":\"b\",\"label\":\"spam\",\"text\":\"WINNER!! As a "
+        "valued network customer you have been selected to receive a \\u00a3900 prize reward! "
+        "To claim call 09061701461. Claim code KL341. Valid 12 hours only. plover\"}",
+        "{\"from\":\"a\",\"to\":\"b\",\"label\":\"ham\",\"text\":\"ok lor, i'll "
+        "see you at the kopitiam later then. wagtail\"}"};
+    size_t n = train_set.n + 2;
+    sg_message **m = calloc(n, sizeof *m);
+    memcpy(m, train_set.m, train_set.n * sizeof *m);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(sg_message_parse_json(extra[i], strlen(extra[i]), 0, SG_PARSE_LABELED,
+                                               &m[train_set.n + i], NULL, 0), SG_OK);
+    sg_engine *e;
+    assert_int_equal(sg_engine_new(NULL, &e), SG_OK);
+    assert_int_equal(sg_train(e, m, n, 10), SG_OK);
+    double spam_word = word_weight(e, "plover"), ham_word = word_weight(e, "wagtail");
+    print_message("weights: \"plover\" (one spam) %.4f, \"wagtail\" (one ham) %.4f\n",
+                  spam_word, ham_word);
+    assert_true(spam_word > 0.01);
+    assert_true(ham_word < -0.01);
+    sg_message_free(m[train_set.n]);
+    sg_message_free(m[train_set.n + 1]);
+    free(m);
+    sg_engine_free(e);
+}
+
 static void online_learning_moves_the_score_toward_the_label(void **state) {
     sg_engine *e;
     assert_int_equal(sg_engine_new(NULL, &e), SG_OK);
@@ -259,6 +307,7 @@ int main(void) {
         cmocka_unit_test(same_seed_same_model_other_seed_other_model),
         cmocka_unit_test(damaged_model_files_are_clear_errors),
         cmocka_unit_test(verdict_json_has_the_documented_shape),
+        cmocka_unit_test(training_gives_weight_to_rare_spam_only_words),
         cmocka_unit_test(online_learning_moves_the_score_toward_the_label),
         cmocka_unit_test(limits_and_the_clock_hold_on_the_engine_path),
     };

@@ -119,9 +119,17 @@ static void words_pairs_and_ngrams_have_exact_spans(void **state) {
     assert_non_null(f);
     assert_int_equal(f->off, 7);
     assert_int_equal(f->len, 4);
-    assert_null(find(&m, "char n-gram \"ca\"")); /* n-grams are 3..5 */
+    f = find(&m, "char n-gram \"ca\""); /* n-grams are 2..5 */
+    assert_non_null(f);
+    assert_int_equal(f->off, 0);
+    assert_int_equal(f->len, 2);
+    f = find(&m, "char n-gram \"w \""); /* a 2-gram ending at a boundary */
+    assert_non_null(f);
+    assert_int_equal(f->off, 7);
+    assert_int_equal(f->len, 2);
+    assert_null(find(&m, "char n-gram \"call n\"")); /* 6 units: too long */
     assert_int_equal(count_kind(&m, SG_FEAT_WORD), 6);
-    /* 6 words: pairs 4+4+3+2+1; 28 units: 26 + 25 + 24 n-grams, minus repeats */
+    /* 6 words: pairs 4+4+3+2+1 */
     assert_int_equal(count_kind(&m, SG_FEAT_PAIR), 14);
     assert_int_equal(count_kind(&m, SG_FEAT_BIAS), 1);
     msg_free(&m);
@@ -358,12 +366,12 @@ static void sms_spellings_also_yield_their_parts(void **state) {
 
 static void many_digit_parts_are_all_kept(void **state) {
     /* 10 parts, 1 token shape, no run of 3 digits: the bound on features
-     * must leave room for every one and for all 21 character n-grams */
+     * must leave room for every one and for all 30 character n-grams */
     msg m = extract("a1b2c3d4e5");
     assert_int_equal(count_kind(&m, SG_FEAT_WORD), 11);
     assert_int_equal(count_kind(&m, SG_FEAT_SHAPE), 2); /* shape, longest run */
     assert_non_null(find(&m, "token shape \"a9a9a9a9a9\""));
-    assert_int_equal(count_kind(&m, SG_FEAT_CHAR), 8 + 7 + 6);
+    assert_int_equal(count_kind(&m, SG_FEAT_CHAR), 9 + 8 + 7 + 6);
     msg_free(&m);
 }
 
@@ -424,7 +432,7 @@ static void extraction_is_deterministic_and_reuses_the_vector(void **state) {
     sg_norm s;
     assert_int_equal(sg__normalize(nc, "hi", 2, &s), SG_OK);
     assert_int_equal(sg__features(&s, BITS, &again), SG_OK);
-    assert_int_equal(again.n, 4 + 1); /* bias, 3 buckets, word "hi" */
+    assert_int_equal(again.n, 4 + 2); /* bias, 3 buckets, word and 2-gram "hi" */
     /* A smaller table masks the same hashes. */
     sg_featvec small = {0};
     assert_int_equal(sg__features(&a.n, 16, &small), SG_OK);

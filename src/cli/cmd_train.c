@@ -13,12 +13,13 @@
 static void train_usage(FILE *f) {
     fprintf(f,
         "usage: spimguard train --model OUT [--in FILE]... [FILE...]\n"
-        "Trains the content model (a linear SVM on hashed features, scaled to\n"
-        "log-odds; docs/accuracy.md)\n"
+        "Trains the content model (a linear SVM on hashed features, regularised\n"
+        "toward a naive-Bayes model of the same data, scaled to log-odds;\n"
+        "docs/accuracy.md)\n"
         "on labeled JSONL: {\"text\": ..., \"label\": \"spam\"|\"ham\"}.\n\n"
         "  --in FILE      labeled JSONL (may repeat; positional files work too)\n"
         "  --model OUT    where to write the model\n"
-        "  --init FILE    start from this model instead of zero weights\n"
+        "  --init FILE    refine this model (instead of starting from naive Bayes)\n"
         "  --epochs N     most passes over the data, 1..100 (default %d)\n"
         "  --seed N       shuffling seed (default 1); same seed, same model\n"
         "  --quiet        only errors on stderr\n\n"
