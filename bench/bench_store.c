@@ -10,15 +10,19 @@
  *   bench_store [-t SECONDS_PER_CASE] [URI...]
  *   bench_store -r ACCOUNTS DIR   time to reopen an LMDB directory holding
  *                                 ACCOUNTS accounts (filled first if empty)
- *   bench_store -e CORPUS.jsonl [-g N] URI...
+ *   bench_store -e CORPUS.jsonl [-g N [-p]] URI...
  *                                 sg_check over the corpus (3 passes) with
  *                                 each store: checks/s and store calls per
  *                                 check; -g N wraps N checks in one outer
- *                                 group (one commit for N messages)
+ *                                 group (one commit for N messages); -p
+ *                                 judges each group as the daemon does a
+ *                                 batch: prepare all N, read ahead for all
+ *                                 of them (sg__behav_prefetch_batch), judge
  *
  * Each case runs for a fixed time (default 0.3 s) and prints ops/s.
  */
 #include "../tests/redis_harness.h"
+#include "behavior.h"
 #include "sg_internal.h"
 #include "store.h"
 
@@ -296,17 +300,42 @@ static sg_message **load_corpus(const char *path, size_t *n) {
         sg_message *m, **nv = realloc(v, (*n + 1) * sizeof *v);
         if (!nv) break;
         v = nv;
-        if (!sg_message_parse_json(line, (size_t)len, 0, SG_PARSE_LABELED, &m, NULL, 0))
-            v[(*n)++] = m;
+        if (!sg_message_parse_json(line, (size_t)len, 0, SG_PARSE_LABELED, &m, NULL, 0) ||
+            !sg_message_parse_json(line, (size_t)len, 0, 0, &m, NULL, 0))
+            v[(*n)++] = m; /* a labelled corpus, or a stream (simulate) */
     }
     free(line);
     if (f) fclose(f);
     return v;
 }
 
+/* Judge msgs[r0 .. r0+k) (mod n) as one daemon batch: prepare all, read
+ * ahead for all in the open group, judge each.  @return checks judged. */
+static size_t judge_batch(sg_engine *e, sg_message **msgs, size_t n,
+                          size_t r0, size_t k) {
+    sg_ctx c[256];
+    size_t ok = 0;
+    if (k > 256) k = 256;
+    for (size_t i = 0; i < k; i++) {
+        sg_message_set_ts(msgs[(r0 + i) % n], NOW + (int64_t)(r0 + i) * 100);
+        sg__check_prepare(e, msgs[(r0 + i) % n], &c[i], NULL);
+    }
+    sg__behav_prefetch_batch(e, c, k);
+    for (size_t i = 0; i < k; i++) {
+        sg_verdict *v;
+        if (sg__check_judge(e, &c[i], &v) == SG_OK) {
+            sg_verdict_free(v);
+            ok++;
+        }
+        sg__ctx_free(&c[i]);
+    }
+    return ok;
+}
+
 /* Every message of the corpus through sg_check three times, with the
  * engine's state in `uri`; message times 100 ms apart. */
-static void engine_run(sg_message **msgs, size_t n, const char *uri, int group) {
+static void engine_run(sg_message **msgs, size_t n, const char *uri, int group,
+                       bool batch) {
     sg_options o = {.store_uri = uri};
     sg_engine *e;
     if (sg_engine_new(&o, &e)) {
@@ -324,7 +353,13 @@ static void engine_run(sg_message **msgs, size_t n, const char *uri, int group) 
     memset(ncalls, 0, sizeof ncalls);
     size_t ok = 0, total = 3 * n;
     double t0 = secs(), c0 = cpu_secs();
-    for (size_t r = 0; r < total; r++) {
+    for (size_t r = 0; batch && r < total; r += (size_t)group) {
+        size_t k = total - r < (size_t)group ? total - r : (size_t)group;
+        sg__store_begin(e->store);
+        ok += judge_batch(e, msgs, n, r, k);
+        sg__store_commit(e->store);
+    }
+    for (size_t r = 0; !batch && r < total; r++) {
         if (group > 1 && r % (size_t)group == 0) {
             if (r) sg__store_commit(e->store);
             sg__store_begin(e->store);
@@ -336,7 +371,7 @@ static void engine_run(sg_message **msgs, size_t n, const char *uri, int group) 
             ok++;
         }
     }
-    if (group > 1) sg__store_commit(e->store);
+    if (group > 1 && !batch) sg__store_commit(e->store);
     double t = secs() - t0, c = cpu_secs() - c0;
     printf("%-40s %9.0f %9.0f %7.1f %7.1f %7.1f %7zu\n", uri, (double)total / t,
            (double)total / c, (double)ncalls[0] / total,
@@ -353,14 +388,20 @@ static int engine_mode(int argc, char **argv) {
         return 2;
     }
     int a = 3, group = 1;
+    bool batch = false;
     if (a + 1 < argc && !strcmp(argv[a], "-g")) {
         group = atoi(argv[a + 1]);
         a += 2;
     }
-    printf("%zu messages x 3 passes, %d per commit\n", n, group);
+    if (a < argc && !strcmp(argv[a], "-p")) {
+        batch = group > 1;
+        a++;
+    }
+    printf("%zu messages x 3 passes, %d per commit%s\n", n, group,
+           batch ? ", prepared and read ahead per batch" : "");
     printf("%-40s %9s %9s %7s %7s %7s %7s\n", "store", "checks/s", "per-cpu-s",
            "get", "put", "incr", "failed");
-    for (; a < argc; a++) engine_run(msgs, n, argv[a], group);
+    for (; a < argc; a++) engine_run(msgs, n, argv[a], group, batch);
     for (size_t i = 0; i < n; i++) sg_message_free(msgs[i]);
     free(msgs);
     return 0;

@@ -10,6 +10,9 @@
 # involved (spimguard + redis-servers), the figure that carries to other
 # machines.  Starts its own redis-server processes on loopback ports and
 # stops every process it started by PID, also on failure.  Bounded by N.
+# Also prints the Redis commands per check (INFO commandstats, summed over
+# the servers).  RUNS picks some of the runs, e.g. RUNS="scan:redis
+# serve:redis:2" (kinds: memory lmdb redis cluster; default: all).
 #   usage: bench/store_compare.sh [BUILD_DIR] [N]   (default build, 50000)
 set -u
 build=${1:-build}; n=${2:-50000}; batch=${BATCH:-200}
@@ -52,7 +55,12 @@ for _ in $(seq 200); do
   ok=0; for p in $c1 $c2 $c3; do redis-cli -p $p cluster info | grep -q cluster_state:ok && ok=$((ok+1)); done
   [ $ok = 3 ] && break; sleep 0.05
 done
-flush() { for p in $rp $c1 $c2 $c3; do redis-cli -p $p flushall > /dev/null; done; rm -rf "$tmp"/lmdb-*; }
+flush() { for p in $rp $c1 $c2 $c3; do redis-cli -p $p flushall > /dev/null; redis-cli -p $p config resetstat > /dev/null; done; rm -rf "$tmp"/lmdb-*; }
+# Redis commands run so far on every server (INFO commandstats, without the
+# INFO and CONFIG of this script).
+cmds() { local t=0; for p in $rp $c1 $c2 $c3; do
+  t=$((t + $(redis-cli -p $p info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),.*/\1 \2/p' | awk '$1!="info" && $1!="config|resetstat" && $1!="config" {s+=$2} END {print s+0}'))); done; echo $t; }
+want() { [ -z "${RUNS:-}" ] && return 0; case " $RUNS " in *" $1 "*) return 0 ;; esac; return 1; }
 cpu() { $py -c '
 import os, sys
 t = 0
@@ -67,24 +75,27 @@ uri_of() { case $1 in
   cluster) echo "redis-cluster://127.0.0.1:$c1,127.0.0.1:$c2,127.0.0.1:$c3" ;; esac; }
 
 echo "messages: $n (spimguard simulate, first $n), batches of $batch; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-18s %10s %8s %13s %15s %13s\n' "run" "checks/s" "seconds" "checks/CPU-s" "us CPU/check:" "redis"
-printf '%-18s %10s %8s %13s %15s %13s\n' "" "" "" "" "spimguard" ""
+printf '%-18s %10s %8s %13s %15s %13s %10s\n' "run" "checks/s" "seconds" "checks/CPU-s" "us CPU/check:" "redis" "redis cmds"
+printf '%-18s %10s %8s %13s %15s %13s %10s\n' "" "" "" "" "spimguard" "" "per check"
 base_scan=; base_serve=
 
 for b in memory lmdb redis cluster; do
+  want "scan:$b" || continue
   flush
   uri=$(uri_of $b scan)
   r0=$(cpu "${rpids[@]}")
   /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$sg" scan --quiet --model "$model" --store "$uri" "$tmp/msgs.jsonl" > /dev/null
   r1=$(cpu "${rpids[@]}")
   read -r wall user sys < "$tmp/time"
+  k=$(cmds)
   $py -c "
-n,w,c,r=$n,$wall,$user+$sys,$r1-$r0
-print('%-18s %10.0f %8.2f %13.0f %15.1f %13.1f' % ('scan  $b', n/w, w, n/(c+r), 1e6*c/n, 1e6*r/n))"
+n,w,c,r,k=$n,$wall,$user+$sys,$r1-$r0,$k
+print('%-18s %10.0f %8.2f %13.0f %15.1f %13.1f %10.1f' % ('scan  $b', n/w, w, n/(c+r), 1e6*c/n, 1e6*r/n, k/n))"
 done
 
 # serve KIND NDAEMONS: start the daemons on one store, feed them, stop them.
 serve() {
+  want "serve:$1:$2" || return 0
   flush
   local b=$1 k=$2 uri ports=() dp=()
   uri=$(uri_of "$b" serve)
@@ -100,11 +111,12 @@ serve() {
   out=$($py "$here/store_load.py" --ports "$(IFS=,; echo "${ports[*]}")" --file "$tmp/msgs.jsonl" \
         --batch "$batch" --pids "$(IFS=,; echo "${dp[*]}")" --rpids "$(IFS=,; echo "${rpids[*]}")") || { echo "$out"; exit 1; }
   for pid in "${dp[@]}"; do kill -TERM "$pid"; wait "$pid"; done
+  local nc; nc=$(cmds)
   $py -c "
 import json; d=json.loads('''$out''')
 n=d['messages']
-print('%-18s %10d %8.2f %13d %15.1f %13.1f' % ('serve $b x$k', d['checks_per_s'], d['seconds'],
-      d['checks_per_cpu_s'], 1e6*d['daemon_cpu_s']/n, 1e6*d['redis_cpu_s']/n))"
+print('%-18s %10d %8.2f %13d %15.1f %13.1f %10.1f' % ('serve $b x$k', d['checks_per_s'], d['seconds'],
+      d['checks_per_cpu_s'], 1e6*d['daemon_cpu_s']/n, 1e6*d['redis_cpu_s']/n, $nc/n))"
 }
 serve memory 1
 serve lmdb 1

@@ -211,10 +211,10 @@ static bool deleted_by(uint64_t j, uint64_t last) {
 
 /* Child of the crash test: messages from `next` on, each one group, each
  * reported on fd after its commit, until killed.  mode 0: default (fsync
- * every second), 1: writemap, 2: fsync at every commit. */
+ * every second, writemap), 1: without writemap, 2: fsync at every commit. */
 static void writer(const char *dir, uint64_t next, int fd, int mode) {
     sg_store_lmdb_opts o = {.map_bytes = 256 << 10, .sync_ms = mode == 2 ? -1 : 0,
-                            .writemap = mode == 1};
+                            .writemap = mode == 1 ? -1 : 0};
     sg_store *s = NULL;
     static unsigned char buf[2048];
     char key[32];

@@ -93,6 +93,45 @@ static void no_watch_outlives_its_group(sg_store *s, sg_store *rival) {
     assert_string_equal(value(rival, "fpw:0001"), "x");
 }
 
+/* After a conflict the retry takes the key's turn with its read: a rival
+ * group that read the key before (in flight) is refused at its commit,
+ * and one that reads it while the turn is held commits nothing (it waits
+ * for the turn to end, then answers a conflict) -- so the message that
+ * lost the race wins the next round whatever the rivals do meanwhile. */
+static void a_retry_takes_the_turn_and_rivals_give_way(sg_store *s, sg_store *rival,
+                                                       int port) {
+    put(s, "acct:{ann}", "start");
+    assert_int_equal(watched_group(s, rival_put, rival), SG__ECONFLICT);
+    assert_int_equal(sg__store_begin(rival), SG_OK); /* in flight */
+    assert_int_equal(sg__store_watch(rival, K("acct:{ann}"), T0), SG_OK);
+    assert_string_equal(value(rival, "acct:{ann}"), "theirs");
+    assert_int_equal(sg__store_begin(s), SG_OK); /* the retry */
+    assert_int_equal(sg__store_watch(s, K("acct:{ann}"), T0), SG_OK);
+    assert_string_equal(value(s, "acct:{ann}"), "theirs");
+    redisReply *r = rh_cmd(port, "EXISTS %b", "acct:{ann}\0turn", (size_t)15);
+    assert_non_null(r);
+    assert_int_equal(r->integer, 1);
+    freeReplyObject(r);
+    put(rival, "acct:{ann}", "rival");
+    assert_int_equal(sg__store_commit(rival), SG__ECONFLICT);
+    assert_int_equal(sg__store_begin(rival), SG_OK); /* reads during the turn */
+    assert_int_equal(sg__store_watch(rival, K("acct:{ann}"), T0), SG_OK);
+    assert_string_equal(value(rival, "acct:{ann}"), "theirs");
+    put(rival, "acct:{ann}", "rival");
+    assert_int_equal(sg__store_commit(rival), SG__ECONFLICT);
+    put(s, "acct:{ann}", "mine");
+    assert_int_equal(sg__store_commit(s), SG_OK);
+    assert_string_equal(value(rival, "acct:{ann}"), "mine");
+    r = rh_cmd(port, "EXISTS %b", "acct:{ann}\0turn", (size_t)15);
+    assert_non_null(r);
+    assert_int_equal(r->integer, 0); /* the commit ended the turn */
+    freeReplyObject(r);
+    assert_int_equal(watched_group(rival, NULL, NULL), SG_OK); /* its turn now */
+    r = rh_cmd(port, "EXISTS %b", "acct:{ann}\0turn", (size_t)15);
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+}
+
 /* ------------------------------------------------------------ redis */
 
 static sg_store *open_uri(const char *uri) {
@@ -140,6 +179,36 @@ static void cluster_conflict_applies_nothing_on_any_slot(void **state) {
 static void cluster_no_watch_outlives_its_group(void **state) {
     if (!have_cluster) skip();
     with_redis(no_watch_outlives_its_group, true);
+}
+
+static void redis_a_retry_takes_the_turn_and_rivals_give_way(void **state) {
+    if (single < 0) skip();
+    char uri[64];
+    assert_true(rh_flush(single));
+    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d", rh_srv[single].port);
+    sg_store *s = open_uri(uri), *rival = open_uri(uri);
+    a_retry_takes_the_turn_and_rivals_give_way(s, rival, rh_srv[single].port);
+    sg__store_free(s);
+    sg__store_free(rival);
+}
+
+static void cluster_a_retry_takes_the_turn_and_rivals_give_way(void **state) {
+    if (!have_cluster) skip();
+    char uri[64];
+    for (int i = 0; i < 3; i++) assert_true(rh_flush(node[i]));
+    snprintf(uri, sizeof uri, "redis-cluster://127.0.0.1:%d", rh_srv[node[0]].port);
+    sg_store *s = open_uri(uri), *rival = open_uri(uri);
+    int owner = -1; /* the master holding acct:{ann}'s slot */
+    for (int i = 0; i < 3 && owner < 0; i++) {
+        put(s, "acct:{ann}", "probe");
+        redisReply *r = rh_cmd(rh_srv[node[i]].port, "EXISTS acct:{ann}");
+        if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1) owner = i;
+        if (r) freeReplyObject(r);
+    }
+    assert_true(owner >= 0);
+    a_retry_takes_the_turn_and_rivals_give_way(s, rival, rh_srv[node[owner]].port);
+    sg__store_free(s);
+    sg__store_free(rival);
 }
 
 /* A watched key read again later in the group (a second message of the
@@ -229,6 +298,8 @@ int main(void) {
         cmocka_unit_test(redis_a_key_read_twice_stays_watched),
         cmocka_unit_test(cluster_conflict_applies_nothing_on_any_slot),
         cmocka_unit_test(cluster_no_watch_outlives_its_group),
+        cmocka_unit_test(redis_a_retry_takes_the_turn_and_rivals_give_way),
+        cmocka_unit_test(cluster_a_retry_takes_the_turn_and_rivals_give_way),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     rh_stop_all();

@@ -139,14 +139,22 @@ typedef struct sg_store_lmdb_opts {
                                sync_ms ms of wall clock, and on free.  Every
                                committed write survives a crash of the
                                process in all modes. */
-    unsigned sweep_step;    /* entries the expiry sweep examines per
-                               write of a group (at commit); default 4 */
-    bool writemap;          /* MDB_WRITEMAP: writes go straight into the
-                               map, ~1.6x faster commits; a crash of the
-                               process still loses nothing committed, but
-                               an OS crash or power loss between two fsyncs
-                               can damage the file (without it, it can
-                               only lose the last sync_ms of commits) */
+    unsigned sweep_step;    /* entries the expiry sweep examines per key
+                               a group added (at commit; 8 at least);
+                               default 4 */
+    int writemap;           /* MDB_WRITEMAP: 0 default = on, > 0 on,
+                               < 0 off.  On, commits change pages in the
+                               shared map instead of pwrite()ing each
+                               dirty page (~1.2-1.6x faster through the
+                               engine); a crash of the process loses
+                               nothing committed either way.  An OS crash
+                               or power loss between two fsyncs can damage
+                               the file in both modes (LMDB's MDB_NOSYNC:
+                               the kernel writes pages back in any order);
+                               only sync_ms < 0 is safe against it.  What
+                               on adds: a stray write of this process into
+                               the map lands in the file (off: a fault).
+                               docs/storage.md "LMDB". */
 } sg_store_lmdb_opts;
 
 /** LMDB backend (store_lmdb.c) with default options: one environment (files
@@ -156,7 +164,7 @@ typedef struct sg_store_lmdb_opts {
  *  every committed group and no part of an uncommitted one); writes outside
  *  a group commit one by one.  Expiry is stored with each value, enforced
  *  at read time and by an incremental sweep at commit (sweep_step entries
- *  per write).  Several processes may open the same directory (writers take
+ *  per key the group added).  Several processes may open the same directory (writers take
  *  turns); one process must not open it twice (an LMDB rule).
  *  @param dir  path of the data directory (copied).
  *  @param out  receives the store (sg__store_free).
@@ -168,15 +176,18 @@ int sg__store_lmdb_new(const char *dir, sg_store **out);
 int sg__store_lmdb_open(const char *dir, const sg_store_lmdb_opts *opts,
                         sg_store **out);
 
-/** Redis backend (store_redis.c, hiredis) on one server.  Every key is a
- *  small hash: field v (value) or n (counter, for HINCRBY) and x (expiry in
- *  message time, ms).  Expiry is checked against now_ms on read; each key
- *  with an expiry also gets a Redis TTL of (expire_at_ms - now_ms) ms of
- *  wall clock, so Redis frees it by itself.  begin..commit buffers the
- *  writes (reads see them) and sends them at commit in one MULTI/EXEC;
- *  incr inside a group returns the value read before plus the group's
- *  deltas, and the add itself is applied atomically (HINCRBY) at commit, so
- *  the stored sum is exact across daemons.  Connections are made lazily and
+/** Redis backend (store_redis.c, hiredis) on one server.  Every key is one
+ *  Redis string: a tag ('V' value, 'N' counter), the expiry in message time
+ *  (8 bytes, big-endian, ms; 0 = never), then the value's bytes or the
+ *  counter in decimal (docs/storage.md "Redis").  Expiry is checked against
+ *  now_ms on read; each key with an expiry also gets a Redis TTL of
+ *  (expire_at_ms - now_ms) ms of wall clock (SET .. PX), so Redis frees it
+ *  by itself.  begin..commit buffers the writes (reads see them) and sends
+ *  them at commit in one MULTI/EXEC, one command per key; incr inside a
+ *  group returns the value read before plus the group's deltas, and the
+ *  add itself is applied atomically on the server (a Lua script) at
+ *  commit, so the stored sum is exact across daemons.  Watched keys that
+ *  conflicted take a "turn" at their next read (a retry wins the race).  Connections are made lazily and
  *  remade after a failure (at most every 100 ms; connect timeout 500 ms,
  *  command timeout 2 s).  Outside a group each call is one round trip; a
  *  batch (sg__store_batch) does all its reads in one.  If SIGPIPE is at its

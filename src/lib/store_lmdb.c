@@ -52,6 +52,7 @@ typedef struct lm_store {
     unsigned sweep_step;
     int64_t group_now;   /* latest now_ms written in the open group */
     unsigned group_writes; /* writes in the open group */
+    size_t entries0;     /* entries when the write transaction began */
     bool broken;         /* a write of the open group failed: it is lost */
     sg_buf log;          /* wrec records of the open group */
     unsigned char sweep_key[512];
@@ -158,6 +159,8 @@ static int txn_begin(lm_store *l) {
         l->wtxn = NULL;
         return fail(l, rc, "beginning a write transaction");
     }
+    MDB_stat st;
+    l->entries0 = mdb_stat(l->wtxn, l->dbi, &st) ? 0 : st.ms_entries;
     return SG_OK;
 }
 
@@ -341,10 +344,16 @@ static void remember_sweep_pos(lm_store *l, const MDB_val *k) {
     l->sweep_klen = n;
 }
 
-/* Examine sweep_step entries per write of the group from where the last
- * sweep stopped and delete the expired ones; wraps around at the end of
- * the database.  Each write adds at most one key and the sweep looks at
- * several, so expired keys cannot pile up faster than they are found. */
+/* Entries the sweep examines at least, whatever the group added. */
+#define SWEEP_MIN 8
+
+/* Examine sweep_step entries per key the group added (SWEEP_MIN at least)
+ * from where the last sweep stopped and delete the expired ones; wraps
+ * around at the end of the database.  Only a write that adds a key can
+ * make a key to expire later, and the sweep looks at several entries for
+ * each such key, so expired keys cannot pile up faster than they are
+ * found; rewrites of existing keys (most writes: accounts, windows) cost
+ * no sweeping. */
 static int sweep(lm_store *l, int64_t now) {
     MDB_cursor *c;
     MDB_val k = {l->sweep_klen, l->sweep_key}, v;
@@ -352,8 +361,11 @@ static int sweep(lm_store *l, int64_t now) {
     if (rc) return rc;
     rc = mdb_cursor_get(c, &k, &v, l->sweep_klen ? MDB_SET_RANGE : MDB_FIRST);
     bool wrapped = false;
-    unsigned budget = l->sweep_step * (l->group_writes ? l->group_writes : 1);
-    for (unsigned i = 0; i < budget; i++) {
+    MDB_stat st;
+    size_t now_entries = mdb_stat(l->wtxn, l->dbi, &st) ? 0 : st.ms_entries;
+    size_t added = now_entries > l->entries0 ? now_entries - l->entries0 : 0;
+    size_t budget = l->sweep_step * added + SWEEP_MIN;
+    for (size_t i = 0; i < budget; i++) {
         if (rc == MDB_NOTFOUND && !wrapped) {
             wrapped = true;
             rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
@@ -607,10 +619,10 @@ static const sg_store_ops lm_ops = {
 /* ------------------------------------------------------------ open */
 
 static int open_env(lm_store *l, const char *dir, size_t map_bytes,
-                    bool writemap) {
+                    int writemap) {
     int rc = mdb_env_create(&l->env);
     if (rc) return fail(l, rc, "creating the environment");
-    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (writemap ? MDB_WRITEMAP : 0);
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (writemap >= 0 ? MDB_WRITEMAP : 0);
     if (l->sync_ms >= 0) flags |= MDB_NOSYNC;
     if ((rc = mdb_env_set_mapsize(l->env, map_bytes)) ||
         (rc = mdb_env_open(l->env, dir, flags, 0600)))

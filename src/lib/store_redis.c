@@ -3,21 +3,24 @@
  * shared by many daemons through one Redis server, and the part of it that
  * the Redis Cluster backend (store_cluster.c) reuses.
  *
- * Owns the key layout (each key a small hash: v = value or n = counter,
- * x = expiry in message time), the group overlay (a group's writes are
- * buffered, its reads see them, and commit sends them in one MULTI/EXEC per
- * hash slot), batches (all reads of a batch in one pipeline), the command
+ * Owns the key layout (each key one Redis string: a tag, the expiry in
+ * message time, the bytes; written with one SET .. PX, read with MGET), the
+ * group overlay (a group's writes are buffered, its reads see them, and
+ * commit sends them in one MULTI/EXEC per hash slot), watched reads and
+ * their turns, batches (all reads of a batch in one pipeline), the command
  * pipeline shared with the cluster layer, and the single-server link.
  * Routing by hash slot, redirects and the slot map live in store_cluster.c.
  */
 #include "store_redis.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #define MAX_KEY_BYTES 4096
@@ -259,6 +262,11 @@ redisContext *sg__redis_connect(const char *host, int port, char *err,
     }
     redisSetTimeout(c, rt);
     redisEnableKeepAlive(c);
+    /* Keep the reply buffer between pipelines (it stays at the size of the
+     * largest reply, a batch commit's: ~100 KiB): by default hiredis frees
+     * it whenever it empties past 16 KiB, and a daemon's batch replies are
+     * larger, so every round trip freed and regrew it. */
+    if (c->reader) c->reader->maxbuf = 0;
     return c;
 }
 
@@ -359,6 +367,32 @@ static void single_free(sg_rlink *lk) {
 
 enum { K_ABSENT = 0, K_VALUE, K_COUNTER };
 
+/* The stored form of a key (docs/storage.md "Redis"): one Redis string,
+ *   byte 0      'V' (a value) or 'N' (a counter)
+ *   bytes 1..8  expire_at_ms in message time, big-endian; 0 = never
+ *   the rest    the value's bytes, or the counter in decimal ASCII,
+ * so a read is one GET (one MGET for many keys), a write one SET (with PX
+ * for the wall-clock TTL), and only a counter's relative add, which must
+ * happen on the server, takes a small script (ADD_LUA). */
+#define HDR_BYTES 9
+#define TAG_VALUE 'V'
+#define TAG_COUNTER 'N'
+
+/* Turns: after a watched key's commit conflicted, the retry takes the
+ * key's turn -- "<key>\0turn", SET NX PX TURN_MS, same hash slot -- with
+ * its read, and touches the key, so a group in flight that watched it is
+ * refused; every watched read also reads the turn key, and a group that
+ * finds another's turn commits nothing and waits (up to TURN_WAIT_MS)
+ * until it ends.  So a message that keeps losing the race to the other
+ * daemons wins on its next attempt (docs/storage.md "Many daemons").  A
+ * turn outlives a dead holder by at most TURN_MS; the wait is shorter, so
+ * a holder is never refused for its own turn timing out under a waiter. */
+#define TURN_SUFFIX "\0turn"
+#define TURN_LEN (sizeof TURN_SUFFIX - 1)
+#define TURN_MS 1000
+#define TURN_WAIT_MS 250
+#define MAX_ESC 8           /* keys remembered to take the turn next time */
+
 /* One key the open group (or batch) has touched: what this group sees for
  * it and what its commit must write. */
 typedef struct ovl {
@@ -373,13 +407,14 @@ typedef struct ovl {
     bool overwrite;         /* commit rewrites the key whole */
     bool dirty;             /* commit has something to write */
     bool exp_set;           /* relative counter: expiry changed */
-    bool base_known;        /* base_* hold what Redis had when read */
     bool watch;             /* send WATCH with the key's first read */
     bool watched;           /* WATCH went out with its read (this group) */
-    uint8_t base_kind;
-    int64_t base_exp;
+    bool turn;              /* its turn key is on its slot: turns work */
+    bool take;              /* take the turn with the read */
+    bool mine;              /* this group holds the turn; commit ends it */
     int64_t exp, n, delta, now, n_est;
-    size_t incr_cmd;        /* HINCRBY's command index + 1, or 0 */
+    size_t incr_cmd;        /* the add's command index + 1, or 0 */
+    size_t turn_cmd;        /* the GET of its turn key (cluster), + 1 */
     char *val;
     size_t vlen;
     unsigned char key[];
@@ -397,6 +432,14 @@ typedef struct rs_store {
     size_t nwatched;        /* entries with WATCH sent in the open group */
     bool watch_lost;        /* a pipeline failed while watches were held:
                                the connection (and its WATCHes) may be new */
+    const ovl *foreign;     /* a watched key whose turn another holds: the
+                               group cannot commit (waits, then conflicts) */
+    uint64_t esc[MAX_ESC];  /* hashes of watched keys that conflicted */
+    size_t nesc;            /* ring position in esc[] */
+    char token[20];         /* this store's turn token */
+    bool turn_in_mget;      /* read turn keys in the MGET (one server); a
+                               cluster GETs them alone, since a multi-key
+                               read of a migrating slot gets TRYAGAIN */
     char err[256];
 } rs_store;
 
@@ -413,6 +456,7 @@ static void ovl_clear(rs_store *r) {
     r->n = 0;
     r->nwatched = 0;
     r->watch_lost = false;
+    r->foreign = NULL;
 }
 
 static bool ovl_rehash(rs_store *r) {
@@ -465,7 +509,7 @@ static bool ovl_live(const ovl *e, int64_t now) {
     return e->kind != K_ABSENT && (e->exp == 0 || e->exp > now);
 }
 
-/* ------------------------------------------------------------ decoding */
+/* ------------------------------------------------------------ encoding */
 
 typedef struct decoded {
     uint8_t kind;
@@ -475,47 +519,60 @@ typedef struct decoded {
     size_t vlen;
 } decoded;
 
-static bool parse_i64(const redisReply *r, int64_t *out) {
-    if (r->type == REDIS_REPLY_INTEGER) {
-        *out = r->integer;
-        return true;
-    }
-    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20)
-        return false;
-    char tmp[24], *end;
-    memcpy(tmp, r->str, r->len);
-    tmp[r->len] = '\0';
-    *out = strtoll(tmp, &end, 10);
-    return *end == '\0';
+static void put_be64(unsigned char *b, int64_t v) {
+    uint64_t u = (uint64_t)v;
+    for (int i = 7; i >= 0; i--, u >>= 8) b[i] = (unsigned char)u;
 }
 
-/* Decode the reply of HMGET key v n x as seen at now. */
-static int decode(rs_store *r, const redisReply *rep, int64_t now, decoded *d) {
+static int64_t get_be64(const char *s) {
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++) u = u << 8 | (unsigned char)s[i];
+    return (int64_t)u;
+}
+
+/* The header of a stored entry: tag, then the deadline (a negative one,
+ * which no caller gives, is stored as 1: long expired). */
+static void header(unsigned char *h, char tag, int64_t exp) {
+    h[0] = (unsigned char)tag;
+    put_be64(h + 1, exp < 0 ? 1 : exp);
+}
+
+static bool parse_dec(const char *s, size_t len, int64_t *out) {
+    if (len == 0 || len > 20) return false;
+    char tmp[24], *end;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    errno = 0;
+    *out = strtoll(tmp, &end, 10);
+    return *end == '\0' && errno == 0;
+}
+
+/* Decode one key's reply (GET, or an element of MGET) as seen at now. */
+static int decode(rs_store *r, const redisReply *v, int64_t now, decoded *d) {
     *d = (decoded){K_ABSENT, false, 0, 0, NULL, 0};
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
-        snprintf(r->err, sizeof r->err, "%s: unexpected reply to HMGET%s%s",
-                 r->link->name, rep && rep->type == REDIS_REPLY_ERROR ? ": " : "",
-                 rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    if (v && v->type == REDIS_REPLY_NIL) return SG_OK;
+    if (!v || v->type != REDIS_REPLY_STRING) {
+        snprintf(r->err, sizeof r->err, "%s: unexpected reply to GET%s%s",
+                 r->link->name, v && v->type == REDIS_REPLY_ERROR ? ": " : "",
+                 v && v->type == REDIS_REPLY_ERROR ? v->str : "");
         return SG_ESTORE;
     }
-    const redisReply *v = rep->element[0], *n = rep->element[1],
-                     *x = rep->element[2];
-    if (x->type != REDIS_REPLY_NIL && !parse_i64(x, &d->exp)) goto bad;
-    if (d->exp != 0 && d->exp <= now) {
+    if (v->len < HDR_BYTES ||
+        (v->str[0] != TAG_VALUE && v->str[0] != TAG_COUNTER))
+        goto bad;
+    int64_t exp = get_be64(v->str + 1);
+    if (exp != 0 && exp <= now) {
         d->stale = true;
-        d->exp = 0;
         return SG_OK;
     }
-    if (n->type != REDIS_REPLY_NIL) {
-        if (!parse_i64(n, &d->n)) goto bad;
+    d->exp = exp;
+    if (v->str[0] == TAG_COUNTER) {
+        if (!parse_dec(v->str + HDR_BYTES, v->len - HDR_BYTES, &d->n)) goto bad;
         d->kind = K_COUNTER;
-    } else if (v->type == REDIS_REPLY_STRING) {
-        d->kind = K_VALUE;
-        d->val = v->str;
-        d->vlen = v->len;
     } else {
-        d->stale = x->type != REDIS_REPLY_NIL;
-        d->exp = 0;
+        d->kind = K_VALUE;
+        d->val = v->str + HDR_BYTES;
+        d->vlen = v->len - HDR_BYTES;
     }
     return SG_OK;
 bad:
@@ -536,15 +593,20 @@ static int copy_out(const decoded *d, void *buf, size_t cap, size_t *vlen) {
     return SG_OK;
 }
 
-static void add_hmget(rs_store *r, const void *key, size_t klen, int slot) {
-    sg_rpipe *p = &r->pipe;
-    sg__rpipe_start(p);
-    sg__rpipe_arg_str(p, "HMGET");
-    sg__rpipe_arg(p, key, klen);
-    sg__rpipe_arg_str(p, "v");
-    sg__rpipe_arg_str(p, "n");
-    sg__rpipe_arg_str(p, "x");
-    sg__rpipe_end(p, slot);
+/* One argument made of a then b (a stored entry, a turn key). */
+static void arg_cat(sg_rpipe *p, const void *a, size_t an, const void *b,
+                    size_t bn) {
+    sg__rpipe_arg(p, a, an);
+    if (p->err || !bn) return;
+    if (sg__buf_append(&p->bytes, b, bn)) {
+        p->err = SG_ENOMEM;
+        return;
+    }
+    p->arg[p->narg - 1].len += bn;
+}
+
+static void arg_turn(sg_rpipe *p, const ovl *e) {
+    arg_cat(p, e->key, e->klen, TURN_SUFFIX, TURN_LEN);
 }
 
 static int run_pipe(rs_store *r) {
@@ -554,55 +616,239 @@ static int run_pipe(rs_store *r) {
     return rc;
 }
 
-static void add_keyed(rs_store *r, const char *verb, const ovl *e) {
-    sg_rpipe *p = &r->pipe;
+static void cmd_key(sg_rpipe *p, const char *verb, const ovl *e) {
     sg__rpipe_start(p);
     sg__rpipe_arg_str(p, verb);
     sg__rpipe_arg(p, e->key, e->klen);
-    sg__rpipe_end(p, e->slot);
 }
 
-/* Read the state of the n entries es[] from Redis in one pipeline; a
- * watched entry's HMGET is preceded by its WATCH (same slot, so the same
- * connection as the commit's MULTI/EXEC). */
-static int fetch(rs_store *r, ovl **es, size_t n, int64_t now) {
-    sg__rpipe_clear(&r->pipe);
+/* ------------------------------------------------------------ turns */
+
+static bool esc_has(const rs_store *r, uint64_t h) {
+    for (size_t i = 0; i < MAX_ESC; i++)
+        if (r->esc[i] == h && h) return true;
+    return false;
+}
+
+static void esc_set(rs_store *r, uint64_t h, bool on) {
+    for (size_t i = 0; i < MAX_ESC; i++)
+        if (r->esc[i] == h) r->esc[i] = 0;
+    if (on) r->esc[r->nesc++ % MAX_ESC] = h;
+}
+
+/* Whether e's turn key hashes to e's slot (always on one server; on a
+ * cluster when the key has a {hash tag}, as every account key does). */
+static bool turn_slot_ok(rs_store *r, const ovl *e) {
+    char stack[512];
+    char *k = e->klen + TURN_LEN <= sizeof stack ? stack
+                                                  : sg__malloc(e->klen + TURN_LEN);
+    if (!k) return false;
+    memcpy(k, e->key, e->klen);
+    memcpy(k + e->klen, TURN_SUFFIX, TURN_LEN);
+    bool ok = r->link->slot(r->link, k, e->klen + TURN_LEN) == e->slot;
+    if (k != stack) sg__free(k);
+    return ok;
+}
+
+/* End the turns this group holds, where still ours (a script compares the
+ * token: a turn that timed out may be another's by now). */
+#define END_TURN_LUA \
+    "if redis.call('GET',KEYS[1])==ARGV[1] then redis.call('DEL',KEYS[1]) end"
+
+static void end_turns(rs_store *r) {
+    sg_rpipe *p = &r->pipe;
+    sg__rpipe_clear(p);
+    for (size_t i = 0; i < r->n; i++) {
+        ovl *e = r->list[i];
+        if (!e->mine) continue;
+        e->mine = false;
+        sg__rpipe_start(p);
+        sg__rpipe_arg_str(p, "EVAL");
+        sg__rpipe_arg_str(p, END_TURN_LUA);
+        sg__rpipe_arg_str(p, "1");
+        arg_turn(p, e);
+        sg__rpipe_arg_str(p, r->token);
+        sg__rpipe_end(p, e->slot);
+    }
+    if (p->nunit) run_pipe(r); /* on failure the turn times out */
+    sg__rpipe_clear(p);
+}
+
+/* Wait until the turn another holds on r->foreign ends (or TURN_WAIT_MS):
+ * polled with EXISTS, 0.2 ms apart at first, then up to 1.6 ms. */
+static void wait_turn(rs_store *r) {
+    const ovl *e = r->foreign;
+    int64_t end = sg__redis_clock_ms() + TURN_WAIT_MS;
+    long pause_us = 200;
+    sg_rpipe *p = &r->pipe;
+    while (sg__redis_clock_ms() < end) {
+        sg__rpipe_clear(p);
+        sg__rpipe_start(p);
+        sg__rpipe_arg_str(p, "EXISTS");
+        arg_turn(p, e);
+        sg__rpipe_end(p, e->slot);
+        bool held = run_pipe(r) == SG_OK && p->cmd[0].reply &&
+                    p->cmd[0].reply->type == REDIS_REPLY_INTEGER &&
+                    p->cmd[0].reply->integer > 0;
+        sg__rpipe_clear(p);
+        if (!held) return;
+        nanosleep(&(struct timespec){0, pause_us * 1000}, NULL);
+        if (pause_us < 1000) pause_us *= 2;
+    }
+}
+
+/* ------------------------------------------------------------ reads */
+
+static int by_slot_then_idx(const void *a, const void *b) {
+    const ovl *x = *(ovl *const *)a, *y = *(ovl *const *)b;
+    if (x->slot != y->slot) return x->slot < y->slot ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Take the turn of KEYS[2] (turn key KEYS[1], token ARGV[1], for ARGV[2]
+ * ms) if nobody holds it, and then touch KEYS[2] -- rewrite it with its
+ * own value, or create and delete it when absent -- which refuses the
+ * EXEC of every group that watched it before.  (Watching the turn key as
+ * well would do the same, but Redis 7.0 checks a connection's watched keys
+ * one by one at each WATCH: twice the keys cost four times the time in a
+ * daemon's batch group.) */
+#define TAKE_TURN_LUA                                                          \
+    "if redis.call('SET',KEYS[1],ARGV[1],'NX','PX',ARGV[2]) then "             \
+    "local v=redis.call('GET',KEYS[2]) "                                       \
+    "if v then redis.call('SET',KEYS[2],v,'KEEPTTL') "                         \
+    "else redis.call('SET',KEYS[2],'') redis.call('DEL',KEYS[2]) end end"
+
+/* The commands that read es[0..n): for each watched entry its WATCH
+ * (preceded by TAKE_TURN_LUA when it takes the turn; on a cluster followed
+ * by a GET of its turn key), then one MGET per hash slot -- one MGET on one
+ * server, with a watched key's turn key next to it.  @return the number of commands
+ * before the first MGET. */
+static size_t add_reads(rs_store *r, ovl **es, size_t n) {
+    sg_rpipe *p = &r->pipe;
     for (size_t i = 0; i < n; i++) {
-        if (es[i]->watch) add_keyed(r, "WATCH", es[i]);
-        add_hmget(r, es[i]->key, es[i]->klen, es[i]->slot);
-    }
-    int rc = run_pipe(r);
-    for (size_t i = 0, ci = 0; i < n && rc == SG_OK; i++, ci++) {
-        decoded d;
         ovl *e = es[i];
-        if (e->watch) {
-            const redisReply *w = r->pipe.cmd[ci++].reply;
-            if (!w || w->type == REDIS_REPLY_ERROR) {
-                snprintf(r->err, sizeof r->err, "%s: WATCH: %s", r->link->name,
-                         w ? w->str : "no reply");
-                rc = SG_ESTORE;
-                break;
-            }
-            e->watch = false;
-            e->watched = true;
-            r->nwatched++;
+        if (!e->watch) continue;
+        if (e->take) {
+            sg__rpipe_start(p);
+            sg__rpipe_arg_str(p, "EVAL");
+            sg__rpipe_arg_str(p, TAKE_TURN_LUA);
+            sg__rpipe_arg_str(p, "2");
+            arg_turn(p, e);
+            sg__rpipe_arg(p, e->key, e->klen);
+            sg__rpipe_arg_str(p, r->token);
+            sg__rpipe_arg_i64(p, TURN_MS);
+            sg__rpipe_end(p, e->slot);
         }
-        if ((rc = decode(r, r->pipe.cmd[ci].reply, now, &d))) break;
-        if (d.kind == K_VALUE && !(e->val = sg__malloc(d.vlen ? d.vlen : 1))) {
-            rc = SG_ENOMEM;
-            break;
-        }
-        if (d.kind == K_VALUE) memcpy(e->val, d.val, d.vlen);
-        e->vlen = d.vlen;
-        e->kind = e->base_kind = d.kind;
-        e->base_known = !d.stale;
-        e->base_exp = d.exp;
-        e->stale = d.stale;
-        e->exp = d.exp;
-        e->n = d.n;
-        e->known = true;
+        cmd_key(p, "WATCH", e);
+        sg__rpipe_end(p, e->slot);
+        if (!e->turn || r->turn_in_mget) continue;
+        sg__rpipe_start(p);
+        sg__rpipe_arg_str(p, "GET");
+        arg_turn(p, e);
+        e->turn_cmd = sg__rpipe_end(p, e->slot) + 1;
     }
-    sg__rpipe_clear(&r->pipe);
+    size_t nw = p->ncmd;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && es[i]->slot == es[i - 1]->slot) continue;
+        sg__rpipe_start(p);
+        sg__rpipe_arg_str(p, "MGET");
+        for (size_t j = i; j < n && es[j]->slot == es[i]->slot; j++) {
+            sg__rpipe_arg(p, es[j]->key, es[j]->klen);
+            if (es[j]->watch && es[j]->turn && r->turn_in_mget)
+                arg_turn(p, es[j]);
+        }
+        sg__rpipe_end(p, es[i]->slot);
+    }
+    return nw;
+}
+
+/* Take in what Redis holds for e. */
+static int take_in(rs_store *r, ovl *e, const redisReply *v, int64_t now) {
+    decoded d;
+    int rc = decode(r, v, now, &d);
+    if (rc) return rc;
+    if (d.kind == K_VALUE && !(e->val = sg__malloc(d.vlen ? d.vlen : 1)))
+        return SG_ENOMEM;
+    if (d.kind == K_VALUE) memcpy(e->val, d.val, d.vlen);
+    e->vlen = d.vlen;
+    e->kind = d.kind;
+    e->stale = d.stale;
+    e->exp = d.exp;
+    e->n = d.n;
+    e->known = true;
+    return SG_OK;
+}
+
+/* A watched entry's WATCH went out and its turn key read t: ours, free,
+ * or another's (then the group cannot commit). */
+static void note_turn(rs_store *r, ovl *e, const redisReply *t) {
+    e->watch = false;
+    e->watched = true;
+    r->nwatched++;
+    if (!e->turn || !t || t->type != REDIS_REPLY_STRING) return;
+    if (t->len == strlen(r->token) && !memcmp(t->str, r->token, t->len))
+        e->mine = true;
+    else if (!r->foreign)
+        r->foreign = e;
+}
+
+static int watch_replies_ok(rs_store *r, size_t ncmd) {
+    for (size_t ci = 0; ci < ncmd; ci++) {
+        const redisReply *w = r->pipe.cmd[ci].reply;
+        if (!w || w->type == REDIS_REPLY_ERROR) {
+            snprintf(r->err, sizeof r->err, "%s: WATCH: %s", r->link->name,
+                     w ? w->str : "no reply");
+            return SG_ESTORE;
+        }
+    }
+    return SG_OK;
+}
+
+/* Take in the reply m of the MGET of es[0..n) (all on one slot). */
+static int take_mget(rs_store *r, ovl **es, size_t n, const redisReply *m,
+                     int64_t now) {
+    if (!m || m->type != REDIS_REPLY_ARRAY) {
+        snprintf(r->err, sizeof r->err, "%s: unexpected reply to MGET%s%s",
+                 r->link->name, m && m->type == REDIS_REPLY_ERROR ? ": " : "",
+                 m && m->type == REDIS_REPLY_ERROR ? m->str : "");
+        return SG_ESTORE;
+    }
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        ovl *e = es[j];
+        bool turn = e->watch && e->turn && r->turn_in_mget;
+        if (k + turn >= m->elements) {
+            snprintf(r->err, sizeof r->err, "%s: short MGET reply",
+                     r->link->name);
+            return SG_ESTORE;
+        }
+        int rc = take_in(r, e, m->element[k++], now);
+        if (rc) return rc;
+        const redisReply *t = turn ? m->element[k++]
+                              : e->turn_cmd ? r->pipe.cmd[e->turn_cmd - 1].reply
+                                            : NULL;
+        if (e->watch) note_turn(r, e, t);
+    }
+    return SG_OK;
+}
+
+/* Read the state of the n entries es[] from Redis in one pipeline (es[]
+ * is reordered by slot); a watched entry's WATCH precedes its read on the
+ * same slot, so on the same connection as the commit's MULTI/EXEC. */
+static int fetch(rs_store *r, ovl **es, size_t n, int64_t now) {
+    sg_rpipe *p = &r->pipe;
+    bool sort = false;
+    for (size_t i = 1; i < n && !sort; i++) sort = es[i]->slot != es[0]->slot;
+    if (sort) qsort(es, n, sizeof *es, by_slot_then_idx);
+    sg__rpipe_clear(p);
+    size_t ci = add_reads(r, es, n);
+    int rc = run_pipe(r);
+    if (!rc) rc = watch_replies_ok(r, ci);
+    for (size_t i = 0, j; !rc && i < n; i = j, ci++) {
+        for (j = i; j < n && es[j]->slot == es[i]->slot; j++) {}
+        rc = take_mget(r, es + i, j - i, p->cmd[ci].reply, now);
+    }
+    sg__rpipe_clear(p);
     return rc;
 }
 
@@ -678,15 +924,9 @@ static int ov_incr(ovl *e, int64_t d, int64_t exp, int64_t now, int64_t *out) {
 
 /* ------------------------------------------------------------ commit */
 
-static void cmd_key(sg_rpipe *p, const char *verb, const ovl *e) {
-    sg__rpipe_start(p);
-    sg__rpipe_arg_str(p, verb);
-    sg__rpipe_arg(p, e->key, e->klen);
-}
-
 /* Wall-clock TTL for a key that expires at exp in message time, seen at
  * message time now: the same length, capped to MAX_TTL_MS (Redis refuses
- * deadlines past 2^63 ms); 0 when already expired (PEXPIRE 0 deletes). */
+ * deadlines past 2^63 ms); 0 when already expired. */
 #define MAX_TTL_MS (3660LL * 86400 * 1000) /* ~10 years */
 static int64_t ttl_ms(int64_t exp, int64_t now) {
     if (exp <= now) return 0;
@@ -694,72 +934,91 @@ static int64_t ttl_ms(int64_t exp, int64_t now) {
     return d > (uint64_t)MAX_TTL_MS ? MAX_TTL_MS : (int64_t)d;
 }
 
-static void emit_ttl(sg_rpipe *p, const ovl *e) {
-    cmd_key(p, "PEXPIRE", e);
-    sg__rpipe_arg_i64(p, ttl_ms(e->exp, e->now));
-    sg__rpipe_end(p, e->slot);
-}
+/* A counter's relative add, on the server (counts from many daemons add up
+ * exactly): KEYS[1] the counter; ARGV delta, the new deadline's 8 header
+ * bytes or "" to keep the live one's, now (message time), the new TTL in
+ * ms.  A counter absent, expired at now, or not a counter starts from 0.
+ * INCRBY does the int64 arithmetic (and refuses an overflow, which puts
+ * the old entry back); the answer is the new sum in decimal. */
+static const char ADD_LUA[] =
+    "local v=redis.call('GET',KEYS[1])\n"
+    "local n,h,live='0',string.rep('\\0',8),false\n"
+    "if v and #v>=9 and string.byte(v,1)==78 then\n"
+    " local x=0\n"
+    " for i=2,9 do x=x*256+string.byte(v,i) end\n"
+    " if x==0 or x>tonumber(ARGV[3]) then\n"
+    "  n=string.sub(v,10) h=string.sub(v,2,9) live=true\n"
+    " end\n"
+    "end\n"
+    "local keep=redis.call('PTTL',KEYS[1])\n"
+    "redis.call('SET',KEYS[1],n)\n"
+    "local s=redis.pcall('INCRBY',KEYS[1],ARGV[1])\n"
+    "if type(s)=='table' and s.err then\n"
+    " if v and keep>0 then redis.call('SET',KEYS[1],v,'PX',keep)\n"
+    " elseif v then redis.call('SET',KEYS[1],v)\n"
+    " else redis.call('DEL',KEYS[1]) end\n"
+    " return s\n"
+    "end\n"
+    "s=redis.call('GET',KEYS[1])\n"
+    "if ARGV[2]~='' then\n"
+    " local t=tonumber(ARGV[4])\n"
+    " if t<=0 then redis.call('DEL',KEYS[1]) return s end\n"
+    " redis.call('SET',KEYS[1],'N'..ARGV[2]..s,'PX',t)\n"
+    "elseif live and keep>0 then redis.call('SET',KEYS[1],'N'..h..s,'PX',keep)\n"
+    "else redis.call('SET',KEYS[1],'N'..h..s) end\n"
+    "return s\n";
 
-/* A value over what the group read as a value or as nothing: HSET v
- * (and x) suffices, no DEL, and the TTL changes only with the deadline. */
-static bool emit_value_in_place(sg_rpipe *p, const ovl *e) {
-    if (!e->base_known || e->kind != K_VALUE || e->base_kind == K_COUNTER ||
-        (e->exp && e->exp <= e->now))
-        return false;
-    cmd_key(p, "HSET", e);
-    sg__rpipe_arg_str(p, "v");
-    sg__rpipe_arg(p, e->val, e->vlen);
+/* SET key <entry> [PX ttl]: what the group left for e, written whole. */
+static void emit_set(sg_rpipe *p, const ovl *e) {
+    unsigned char h[HDR_BYTES];
+    char num[24];
+    const void *body = e->val;
+    size_t blen = e->vlen;
+    header(h, e->kind == K_VALUE ? TAG_VALUE : TAG_COUNTER, e->exp);
+    if (e->kind == K_COUNTER) {
+        blen = (size_t)snprintf(num, sizeof num, "%lld", (long long)e->n);
+        body = num;
+    }
+    cmd_key(p, "SET", e);
+    arg_cat(p, h, sizeof h, body, blen);
     if (e->exp) {
-        sg__rpipe_arg_str(p, "x");
-        sg__rpipe_arg_i64(p, e->exp);
+        sg__rpipe_arg_str(p, "PX");
+        sg__rpipe_arg_i64(p, ttl_ms(e->exp, e->now));
     }
     sg__rpipe_end(p, e->slot);
-    if (e->exp && e->exp != e->base_exp) {
-        emit_ttl(p, e);
-    } else if (!e->exp && e->base_exp) { /* now it never expires */
-        cmd_key(p, "HDEL", e);
-        sg__rpipe_arg_str(p, "x");
-        sg__rpipe_end(p, e->slot);
-        cmd_key(p, "PERSIST", e);
-        sg__rpipe_end(p, e->slot);
-    }
-    return true;
 }
 
-/* The commands that make Redis hold what the group left for e. */
+/* The commands that make Redis hold what the group left for e, and end
+ * the turn e's group holds. */
 static void emit(sg_rpipe *p, ovl *e) {
-    if (e->overwrite && emit_value_in_place(p, e)) return;
+    if (e->mine) {
+        sg__rpipe_start(p);
+        sg__rpipe_arg_str(p, "DEL");
+        arg_turn(p, e);
+        sg__rpipe_end(p, e->slot);
+    }
+    if (!e->dirty) return;
     if (e->overwrite) {
-        cmd_key(p, "DEL", e);
-        sg__rpipe_end(p, e->slot);
-        if (e->kind == K_ABSENT || (e->exp && e->exp <= e->now)) return;
-        cmd_key(p, "HSET", e);
-        if (e->kind == K_VALUE) {
-            sg__rpipe_arg_str(p, "v");
-            sg__rpipe_arg(p, e->val, e->vlen);
+        if (e->kind == K_ABSENT || (e->exp && e->exp <= e->now)) {
+            cmd_key(p, "DEL", e);
+            sg__rpipe_end(p, e->slot);
         } else {
-            sg__rpipe_arg_str(p, "n");
-            sg__rpipe_arg_i64(p, e->n);
+            emit_set(p, e);
         }
-        if (e->exp) {
-            sg__rpipe_arg_str(p, "x");
-            sg__rpipe_arg_i64(p, e->exp);
-        }
-        sg__rpipe_end(p, e->slot);
-        if (e->exp) emit_ttl(p, e);
         return;
     }
-    cmd_key(p, "HINCRBY", e);
-    sg__rpipe_arg_str(p, "n");
+    unsigned char h[8];
+    put_be64(h, e->exp < 0 ? 1 : e->exp);
+    sg__rpipe_start(p);
+    sg__rpipe_arg_str(p, "EVAL");
+    sg__rpipe_arg(p, ADD_LUA, sizeof ADD_LUA - 1);
+    sg__rpipe_arg_str(p, "1");
+    sg__rpipe_arg(p, e->key, e->klen);
     sg__rpipe_arg_i64(p, e->delta);
+    sg__rpipe_arg(p, h, e->exp_set ? sizeof h : 0);
+    sg__rpipe_arg_i64(p, e->now);
+    sg__rpipe_arg_i64(p, ttl_ms(e->exp, e->now));
     e->incr_cmd = sg__rpipe_end(p, e->slot) + 1;
-    if (e->exp_set) {
-        cmd_key(p, "HSET", e);
-        sg__rpipe_arg_str(p, "x");
-        sg__rpipe_arg_i64(p, e->exp);
-        sg__rpipe_end(p, e->slot);
-        emit_ttl(p, e);
-    }
 }
 
 /* Guarded slots (those holding a watched key) first, then by slot, then
@@ -824,6 +1083,19 @@ static void end_unit(sg_rpipe *p, const int *ws, size_t nws) {
         p->unit[g - 1].atomic = true;
 }
 
+/* The exact sums the relative adds of d[0..nd) got back. */
+static void take_sums(rs_store *r, ovl **d, size_t nd) {
+    for (size_t i = 0; i < nd; i++) {
+        const redisReply *x = d[i]->incr_cmd
+                                  ? r->pipe.cmd[d[i]->incr_cmd - 1].reply
+                                  : NULL;
+        int64_t v;
+        d[i]->n_est = d[i]->n;
+        if (x && x->type == REDIS_REPLY_STRING && parse_dec(x->str, x->len, &v))
+            d[i]->n = v;
+    }
+}
+
 /* Send the writes of d[0..nd) (sorted by slot), one MULTI/EXEC per slot,
  * all pipelined; a watched slot of ws[] where nothing is written gets an
  * UNWATCH.  Counters added relatively get their exact sum back in e->n.
@@ -850,36 +1122,52 @@ static int send_writes(rs_store *r, ovl **d, size_t nd, const int *ws,
     }
     int rc = p->nunit ? run_pipe(r) : SG_OK;
     if (!rc) rc = check_replies(r);
-    for (size_t i = 0; !rc && i < nd; i++) {
-        const redisReply *x = d[i]->incr_cmd ? p->cmd[d[i]->incr_cmd - 1].reply
-                                             : NULL;
-        d[i]->n_est = d[i]->n;
-        if (x && x->type == REDIS_REPLY_INTEGER) d[i]->n = x->integer;
-    }
+    if (!rc) take_sums(r, d, nd);
     sg__rpipe_clear(p);
     return rc;
+}
+
+static void unwatch(rs_store *r);
+
+/* A conflict: the watched keys (of a group that watched few) take their
+ * turn at their next read; a group that found another's turn first waits
+ * for it to end.  A success forgets them. */
+static void after_commit(rs_store *r, int rc) {
+    bool esc = rc == SG__ECONFLICT && r->nwatched <= MAX_ESC;
+    for (size_t i = 0; i < r->n; i++) {
+        const ovl *e = r->list[i];
+        if (e->watched && e->turn && (esc || rc == SG_OK))
+            esc_set(r, e->hash, esc);
+    }
+    if (rc == SG__ECONFLICT && r->foreign) wait_turn(r);
 }
 
 /* Send the group's writes: one MULTI/EXEC per hash slot, all pipelined.
  * When the group watched keys, the slots holding them go first, on their
  * own (one round trip more on a cluster; on one server every key is in
  * one transaction anyway), and only when their EXEC succeeded does the
- * rest follow: a conflict applies nothing. */
+ * rest follow: a conflict applies nothing.  A group that read another's
+ * turn on a watched key commits nothing: a conflict. */
 static int flush(rs_store *r) {
     ovl **d = sg__malloc((r->n ? r->n : 1) * sizeof *d);
     int *ws = sg__malloc((r->n ? r->n : 1) * sizeof *ws);
     int rc = d && ws ? SG_OK : SG_ENOMEM;
     size_t nd = 0, ng = 0, nws = rc ? 0 : watched_slots(r, ws);
     if (rc) goto out;
-    if (nws && r->watch_lost) { /* a dropped connection took its WATCHes */
-        snprintf(r->err, sizeof r->err, "%s: connection lost under a watch",
-                 r->link->name);
+    if (nws && (r->watch_lost || r->foreign)) {
+        snprintf(r->err, sizeof r->err, "%s: %s", r->link->name,
+                 r->foreign ? "another daemon holds the turn of a watched key"
+                            : "connection lost under a watch");
+        if (r->foreign) {
+            unwatch(r);
+            end_turns(r);
+        }
         rc = SG__ECONFLICT;
         goto out;
     }
     for (size_t i = 0; i < r->n; i++) {
         ovl *e = r->list[i];
-        if (!e->dirty) continue;
+        if (!e->dirty && !e->mine) continue;
         e->guarded = in_slots(ws, nws, e->slot);
         ng += e->guarded;
         d[nd++] = e;
@@ -889,6 +1177,7 @@ static int flush(rs_store *r) {
     if (nws) rc = send_writes(r, d, ng, ws, nws);
     if (!rc && nd > ng) rc = send_writes(r, d + ng, nd - ng, NULL, 0);
 out:
+    after_commit(r, rc);
     sg__free(d);
     sg__free(ws);
     return rc;
@@ -918,7 +1207,10 @@ static void unwatch(rs_store *r) {
 static int direct_get(rs_store *r, const void *key, size_t klen, void *buf,
                       size_t cap, size_t *vlen, int64_t now) {
     sg__rpipe_clear(&r->pipe);
-    add_hmget(r, key, klen, r->link->slot(r->link, key, klen));
+    sg__rpipe_start(&r->pipe);
+    sg__rpipe_arg_str(&r->pipe, "GET");
+    sg__rpipe_arg(&r->pipe, key, klen);
+    sg__rpipe_end(&r->pipe, r->link->slot(r->link, key, klen));
     int rc = run_pipe(r);
     decoded d;
     if (!rc && !(rc = decode(r, r->pipe.cmd[0].reply, now, &d)))
@@ -976,7 +1268,7 @@ static int rs_incr(sg_store *s, const void *key, size_t klen, int64_t delta,
     if (!rc) rc = ov_incr(e, delta, expire_at, now, &v);
     if (r->depth == 0) {
         if (!rc) rc = flush(r);
-        if (!rc) v = e->n; /* the exact sum HINCRBY returned */
+        if (!rc) v = e->n; /* the exact sum the server's add returned */
         ovl_clear(r);
     }
     if (!rc && out) *out = v;
@@ -1087,6 +1379,7 @@ static int rs_abort(sg_store *s) {
     if (r->depth <= 0) return SG_EINVAL;
     r->depth = 0;
     unwatch(r);
+    end_turns(r);
     ovl_clear(r);
     return SG_OK;
 }
@@ -1097,7 +1390,10 @@ static int rs_watch(sg_store *s, const void *key, size_t klen, int64_t now) {
     if (r->depth == 0) return SG_OK;
     ovl *e = ovl_get(r, key, klen);
     if (!e) return SG_ENOMEM;
-    if (!e->known && !e->overwrite && !e->watched) e->watch = true;
+    if (e->known || e->overwrite || e->watched || e->watch) return SG_OK;
+    e->watch = true;
+    e->turn = turn_slot_ok(r, e);
+    e->take = e->turn && esc_has(r, e->hash);
     return SG_OK;
 }
 
@@ -1141,6 +1437,13 @@ int sg__redis_store_new(sg_rlink *link, sg_store **out) {
     }
     r->base.ops = strcmp(link->name, "redis-cluster") ? &rs_ops : &rs_cluster_ops;
     r->link = link;
+    r->turn_in_mget = !strcmp(link->name, "redis");
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t seed[3] = {(uint64_t)getpid(), (uint64_t)ts.tv_nsec,
+                        (uint64_t)(uintptr_t)r};
+    snprintf(r->token, sizeof r->token, "%016llx",
+             (unsigned long long)XXH3_64bits(seed, sizeof seed));
     *out = &r->base;
     return SG_OK;
 }

@@ -51,7 +51,7 @@ static int lmdb_option(const char *q, size_t n, sg_store_lmdb_opts *o) {
         return SG_OK;
     }
     if (n == 10 && !strncmp(q, "writemap=", 9) && (q[9] == '0' || q[9] == '1')) {
-        o->writemap = q[9] == '1';
+        o->writemap = q[9] == '1' ? 1 : -1;
         return SG_OK;
     }
     return SG_EINVAL;
