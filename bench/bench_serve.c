@@ -4,15 +4,21 @@
  * loop), driven by one epoll thread, sending real messages (JSONL with a
  * "text" field, e.g. the SMS Spam Collection test split) as single checks
  * or as batches.  Prints requests/s, messages/s, latency percentiles,
- * errors, and the daemon's RSS over the run (flat = no leak).  Bounded in
- * time and count; talks to 127.0.0.1 only.
+ * errors, the daemon's CPU time per message (in all, and in the prepare and
+ * judge phases, from its /metrics) and its RSS over the run (flat = no
+ * leak).  Every response is checked without building a JSON
+ * tree (so the client stays cheap): status 200, and a body that holds one
+ * verdict per message sent (top-level objects counted with a string-aware
+ * scan; an element {"error": ...} counts as an error).  Bounded in time and
+ * count; talks to 127.0.0.1 only.
  *
- *   bench_serve [--spawn BUILD/spimguard [--model F] | --port P [--pid PID]]
+ *   bench_serve [--spawn BUILD/spimguard [--model F] [--store URI]
+ *                | --port P [--pid PID]]
  *               [--data FILE.jsonl] [--mode single|batch] [--batch N]
  *               [--conns C] [--seconds S] [--max-requests N] [--token T]
  *               [--rss-every S]   (print the daemon's RSS every S seconds)
- * Defaults: spawn the spimguard beside this program, the shared SMS test
- * split, single checks, 8 connections, 10 s.
+ * Defaults: spawn the spimguard beside this program with the memory store,
+ * the shared SMS test split, single checks, 8 connections, 10 s.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,7 +40,7 @@
 #include <unistd.h>
 
 typedef struct opts {
-    const char *spawn, *model, *data, *mode, *token;
+    const char *spawn, *model, *data, *mode, *token, *store;
     int port, conns, batch;
     pid_t pid, watch;
     double seconds, rss_every;
@@ -50,6 +56,8 @@ typedef struct conn {
     bool head_done;
     int status;
     long body_left;       /* body bytes still to read */
+    char *body;           /* the response body so far */
+    size_t body_len, body_cap;
     uint64_t t0;
 } conn;
 
@@ -143,6 +151,36 @@ static double cpu_seconds(pid_t pid) {
     return (double)(ut + st) / sysconf(_SC_CLK_TCK);
 }
 
+/* A counter of the daemon's /metrics (the first sample of `name`), or -1
+ * when it cannot be read (an older daemon without it). */
+static double metric(const opts *o, const char *name) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(o->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    char req[512], *buf = malloc(1 << 20);
+    int rl = snprintf(req, sizeof req, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Authorization: Bearer %s\r\nConnection: close\r\n\r\n", o->token);
+    size_t got = 0;
+    ssize_t k;
+    if (buf && write(fd, req, (size_t)rl) == rl)
+        while (got < (1 << 20) - 1 && (k = read(fd, buf + got, (1 << 20) - 1 - got)) > 0)
+            got += (size_t)k;
+    close(fd);
+    double v = -1;
+    if (buf) {
+        buf[got] = '\0';
+        size_t nl = strlen(name);
+        for (char *p = buf; (p = strstr(p, name)); p += nl)
+            if ((p == buf || p[-1] == '\n') && p[nl] == ' ') { v = atof(p + nl + 1); break; }
+    }
+    free(buf);
+    return v;
+}
+
 /* Start `spimguard serve` on a free port; returns its pid, sets o->port. */
 static pid_t spawn(opts *o) {
     char log[] = "/tmp/bench_serve.XXXXXX";
@@ -152,7 +190,8 @@ static pid_t spawn(opts *o) {
     if (pid == 0) {
         dup2(lfd, 2);
         char *argv[] = {(char *)o->spawn, "serve", "--port", "0", "--token",
-                        (char *)o->token, o->model ? "--model" : NULL, (char *)o->model, NULL};
+                        (char *)o->token, "--store", (char *)o->store,
+                        o->model ? "--model" : NULL, (char *)o->model, NULL};
         execv(o->spawn, argv);
         _exit(127);
     }
@@ -183,7 +222,21 @@ static int dial(int port) {
     return fd;
 }
 
-/* Parse the header once it is complete: status and body bytes still due. */
+static void body_add(conn *c, const char *p, size_t n) {
+    if (c->body_len + n > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 1 << 16;
+        while (cap < c->body_len + n) cap *= 2;
+        char *b = realloc(c->body, cap);
+        if (!b) return;
+        c->body = b;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, p, n);
+    c->body_len += n;
+}
+
+/* Parse the header once it is complete: status and body bytes still due;
+ * body bytes that came with the header are kept. */
 static void parse_head(conn *c) {
     c->buf[c->got] = '\0';
     const char *end = memmem(c->buf, c->got, "\r\n\r\n", 4);
@@ -192,12 +245,54 @@ static void parse_head(conn *c) {
     c->status = atoi(c->buf + 9);
     const char *cl = strcasestr(c->buf, "content-length:");
     long body = cl && cl < end ? strtol(cl + 15, NULL, 10) : 0;
-    c->body_left = body - (long)(c->got - (size_t)(end - c->buf) - 4);
+    size_t have = c->got - (size_t)(end - c->buf) - 4;
+    body_add(c, end + 4, have);
+    c->body_left = body - (long)have;
+}
+
+/* Verdicts in a response body: 1 for a single verdict object, the number
+ * of top-level objects for a batch array; elements that are {"error": ...}
+ * are counted in *bad.  A scan that skips strings, no JSON tree. */
+static long count_verdicts(const char *p, size_t n, long *bad) {
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t')) i++;
+    if (i == n) return 0;
+    if (p[i] == '{') {
+        bool err = n - i > 8 && !memcmp(p + i, "{\"error\"", 8);
+        *bad += err;
+        return err ? 0 : 1;
+    }
+    if (p[i] != '[') return 0;
+    long count = 0;
+    int depth = 0;
+    bool str = false;
+    for (; i < n; i++) {
+        char ch = p[i];
+        if (str) {
+            if (ch == '\\') i++;
+            else if (ch == '"') str = false;
+            continue;
+        }
+        if (ch == '"') {
+            str = true;
+        } else if (ch == '{' || ch == '[') {
+            if (depth++ == 1 && ch == '{') {
+                bool err = n - i > 8 && !memcmp(p + i, "{\"error\"", 8);
+                *bad += err;
+                count += !err;
+            }
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    return depth == 0 ? count : 0;
 }
 
 typedef struct run {
     char **reqs;
     size_t *lens, nreqs, next;
+    long per;            /* messages per request: verdicts expected */
+    long verdicts;       /* verdicts received and counted */
     uint64_t *lat;       /* ns per completed request */
     size_t nlat, caplat;
     long errors;
@@ -210,6 +305,7 @@ static void send_next(run *r, conn *c) {
     c->sent = c->got = 0;
     c->head_done = false;
     c->body_left = 0;
+    c->body_len = 0;
     c->t0 = now_ns();
 }
 
@@ -225,12 +321,14 @@ static bool pump(run *r, conn *c) {
         ssize_t n = c->head_done ? read(c->fd, sink, sizeof sink)
                                  : read(c->fd, c->buf + c->got, sizeof c->buf - c->got - 1);
         if (n <= 0) break;
-        if (c->head_done) c->body_left -= n;
+        if (c->head_done) c->body_left -= n, body_add(c, sink, (size_t)n);
         else { c->got += (size_t)n; parse_head(c); }
         if (!c->head_done && c->got >= sizeof c->buf - 1) { r->errors++; c->got = 0; }
     }
     if (!c->head_done || c->body_left > 0) return false;
-    if (c->status != 200) r->errors++;
+    long bad = 0, got = count_verdicts(c->body, c->body_len, &bad);
+    r->verdicts += got;
+    if (c->status != 200 || got != r->per || bad) r->errors++;
     if (r->nlat < r->caplat) r->lat[r->nlat++] = now_ns() - c->t0;
     return true;
 }
@@ -262,7 +360,7 @@ static int drive(const opts *o, run *r) {
             while (pump(r, c)) { done++; send_next(r, c); }
         }
     }
-    for (int i = 0; i < o->conns; i++) close(cs[i].fd);
+    for (int i = 0; i < o->conns; i++) close(cs[i].fd), free(cs[i].body);
     free(cs);
     close(ep);
     return 0;
@@ -282,7 +380,7 @@ static double pct(const run *r, double q) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: bench_serve (--spawn SPIMGUARD [--model F] | --port P [--pid PID])\n"
+    fprintf(stderr, "usage: bench_serve (--spawn SPIMGUARD [--model F] [--store URI] | --port P [--pid PID])\n"
                     "  --data FILE.jsonl [--mode single|batch] [--batch N] [--conns C]\n"
                     "  [--seconds S] [--max-requests N] [--token T] [--rss-every S]\n");
 }
@@ -307,8 +405,8 @@ static int parse(int argc, char **argv, opts *o) {
         {"spawn", 1, 0, 'S'}, {"model", 1, 0, 'm'}, {"port", 1, 0, 'p'}, {"pid", 1, 0, 'P'},
         {"data", 1, 0, 'd'}, {"mode", 1, 0, 'M'}, {"batch", 1, 0, 'b'}, {"conns", 1, 0, 'c'},
         {"seconds", 1, 0, 's'}, {"max-requests", 1, 0, 'n'}, {"token", 1, 0, 't'},
-        {"rss-every", 1, 0, 'r'}, {0, 0, 0, 0}};
-    *o = (opts){.mode = "single", .token = "bench", .conns = 8, .batch = 100,
+        {"rss-every", 1, 0, 'r'}, {"store", 1, 0, 'T'}, {0, 0, 0, 0}};
+    *o = (opts){.mode = "single", .token = "bench", .store = "memory:", .conns = 8, .batch = 100,
                 .seconds = 10, .max_requests = 100000000};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -325,6 +423,7 @@ static int parse(int argc, char **argv, opts *o) {
         case 'n': o->max_requests = atol(optarg); break;
         case 't': o->token = optarg; break;
         case 'r': o->rss_every = atof(optarg); break;
+        case 'T': o->store = optarg; break;
         default: return -1;
         }
     }
@@ -335,7 +434,7 @@ static int parse(int argc, char **argv, opts *o) {
 }
 
 static void print_report(const opts *o, run *r, double secs, long rss0, long rss1,
-                         double cpu) {
+                         double cpu, const double phase[2]) {
     qsort(r->lat, r->nlat, sizeof *r->lat, cmp_u64);
     size_t per = !strcmp(o->mode, "batch") ? (size_t)o->batch : 1;
     printf("mode %s%s, %d connections, %.1f s: %zu requests, %.0f requests/s, %.0f messages/s\n",
@@ -343,10 +442,15 @@ static void print_report(const opts *o, run *r, double secs, long rss0, long rss
            r->nlat * per / secs);
     printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", pct(r, 0.5),
            pct(r, 0.9), pct(r, 0.99), pct(r, 0.999), pct(r, 1.0));
-    printf("errors: %ld\n", r->errors);
+    printf("errors: %ld (responses not 200 or without one verdict per message); "
+           "verdicts counted: %ld\n", r->errors, r->verdicts);
     if (cpu >= 0 && r->nlat)
         printf("daemon CPU: %.1f us per request, %.1f us per message (%.2f cores busy)\n",
                cpu * 1e6 / r->nlat, cpu * 1e6 / (r->nlat * per), cpu / secs);
+    if (phase[0] >= 0 && phase[1] >= 0 && r->verdicts)
+        printf("daemon phases: prepare %.1f us, judge %.1f us per message (thread CPU; "
+               "the judge phase holds the engine lock)\n",
+               phase[0] * 1e6 / r->verdicts, phase[1] * 1e6 / r->verdicts);
     if (rss0 > 0) printf("daemon RSS: %.1f MiB after warm-up, %.1f MiB at the end (%+.1f MiB)\n",
                          rss0 / 1024.0, rss1 / 1024.0, (rss1 - rss0) / 1024.0);
 }
@@ -358,7 +462,7 @@ int main(int argc, char **argv) {
     size_t ntexts = 0;
     char **texts = load_texts(o.data, &ntexts);
     if (!texts || !ntexts) { fprintf(stderr, "no texts in %s\n", o.data); return 1; }
-    run r = {.nreqs = 4096};
+    run r = {.nreqs = 4096, .per = !strcmp(o.mode, "batch") ? o.batch : 1};
     r.lens = calloc(r.nreqs, sizeof *r.lens);
     r.reqs = make_requests(&o, texts, ntexts, r.nreqs, r.lens);
     double cap = o.seconds * 200000.0; /* latencies kept: 200k requests/s */
@@ -374,15 +478,21 @@ int main(int argc, char **argv) {
     drive(&warm, &w);
     r.next = w.next;
     r.errors = w.errors;
+    r.verdicts = 0;
     r.nlat = 0;
     long rss0 = watch ? rss_kib(watch) : -1;
     double cpu0 = watch ? cpu_seconds(watch) : -1;
+    double ph0[2] = {metric(&o, "spimguard_prepare_cpu_seconds_total"),
+                     metric(&o, "spimguard_judge_cpu_seconds_total")};
     uint64_t t0 = now_ns();
     int rc = drive(&o, &r);
     double secs = (now_ns() - t0) / 1e9;
     long rss1 = watch ? rss_kib(watch) : -1;
     double cpu = watch && cpu0 >= 0 ? cpu_seconds(watch) - cpu0 : -1;
-    print_report(&o, &r, secs, rss0, rss1, cpu);
+    double ph[2] = {metric(&o, "spimguard_prepare_cpu_seconds_total") - ph0[0],
+                    metric(&o, "spimguard_judge_cpu_seconds_total") - ph0[1]};
+    if (ph0[0] < 0 || ph0[1] < 0) ph[0] = ph[1] = -1;
+    print_report(&o, &r, secs, rss0, rss1, cpu, ph);
     if (child) {
         int st = 0;
         kill(child, SIGTERM);

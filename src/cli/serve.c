@@ -32,6 +32,12 @@ uint64_t sg_serve_mono_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+uint64_t sg_serve_thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 int64_t sg_serve_now_ms(sg_serve *s) {
     int64_t c = sg__query_clock(s->eng);
     return c > 0 ? c : sg_serve_wall_ms();
@@ -51,6 +57,26 @@ void sg_serve_log(const char *fmt, ...) {
 }
 
 /* ---------------------------------------------------------------- engine */
+
+static void free_nc(void *nc) { sg__normctx_free(nc); }
+
+sg_normctx *sg_serve_thread_nc(sg_serve *s) {
+    sg_normctx *nc = pthread_getspecific(s->nc_key);
+    if (nc) return nc;
+    if (sg__normctx_new(&nc)) return NULL;
+    if (pthread_setspecific(s->nc_key, nc)) { sg__normctx_free(nc); return NULL; }
+    return nc;
+}
+
+void sg_serve_lock_all(sg_serve *s) {
+    pthread_rwlock_wrlock(&s->prep_lock);
+    pthread_mutex_lock(&s->eng_lock);
+}
+
+void sg_serve_unlock_all(sg_serve *s) {
+    pthread_mutex_unlock(&s->eng_lock);
+    pthread_rwlock_unlock(&s->prep_lock);
+}
 
 static const char *or_null(const char *s) { return s && *s ? s : NULL; }
 
@@ -154,9 +180,9 @@ static void reload(sg_serve *s, const char *path, char **ov, int nov) {
     sg_serve_config_free(&fresh);
     if (!rc && changed[0])
         sg_serve_log("reload: %s changed in the config; they need a restart", changed);
-    pthread_mutex_lock(&s->eng_lock);
+    sg_serve_lock_all(s); /* the lists are read while preparing */
     int lrc = sg__query_reload_lists(s->eng, lerr, sizeof lerr);
-    pthread_mutex_unlock(&s->eng_lock);
+    sg_serve_unlock_all(s);
     sg_serve_enforce_reload(s); /* the policy file (serve_enforce.c) */
     if (rc || (lrc && lrc != SG_ENOTFOUND)) {
         sg_serve_log("reload failed: %s", rc ? "out of memory" : lerr);
@@ -223,6 +249,12 @@ static int start(sg_serve *s, sg_serve_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     pthread_rwlock_init(&s->cfg_lock, NULL);
     pthread_mutex_init(&s->eng_lock, NULL);
+    pthread_rwlockattr_t ra; /* a report must not wait behind a stream of checks */
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->prep_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    if (pthread_key_create(&s->nc_key, free_nc)) { sg_serve_log("out of memory"); return -1; }
     s->started_ms = sg_serve_wall_ms();
     s->threads = s->cfg.threads > 0 ? (unsigned)s->cfg.threads : cores();
     bool loopback = !strncmp(s->cfg.listen, "127.", 4) || !strcmp(s->cfg.listen, "::1");
@@ -233,7 +265,9 @@ static int start(sg_serve *s, sg_serve_config *cfg) {
     }
     s->recent = sg_recent_new((size_t)s->cfg.recent_messages, (size_t)s->cfg.recent_bytes);
     if (!s->recent) { sg_serve_log("out of memory"); return -1; }
-    if (engine_open(s) || sg_serve_http_start(s)) return -1;
+    if (engine_open(s)) return -1;
+    s->pool = sg_serve_pool_start(s, s->threads > 1 ? s->threads - 1 : 0);
+    if (sg_serve_http_start(s)) return -1;
     sg_serve_log("listening on %s port %u (%u threads, auth %s)", s->cfg.listen,
                  sg_serve_http_port(s), s->threads, *s->cfg.token ? "bearer token" : "off");
     return 0;
@@ -266,6 +300,8 @@ int sg_serve_run(const char *config_path, char **overrides, int noverrides) {
         drain(s);
     }
     sg_serve_http_stop(s);
+    sg_serve_pool_stop(s->pool);
+    s->pool = NULL;
     if (s->eng && shutdown_engine(s)) rc = EXIT_FATAL;
     sg_recent_free(s->recent);
     sg_serve_config_free(&s->cfg);

@@ -2,7 +2,8 @@
  * serve.h -- what the files of `spimguard serve` share: the config table
  * (serve_config.c), the metrics (serve_metrics.c), the recent-message
  * cache that reports by id read (serve_recent.c), the HTTP layer
- * (serve_http.c), the API handlers (serve_api.c) and the daemon's life:
+ * (serve_http.c), the API handlers (serve_api.c), the helper threads that
+ * prepare batches (serve_prep.c) and the daemon's life:
  * start, signals, reload, drain, stop (serve.c).  API reference and the
  * report rules: docs/daemon.md.
  */
@@ -103,6 +104,10 @@ typedef struct sg_serve_metrics {
     atomic_uint_fast64_t hist[2][SG_SERVE_HIST_BUCKETS + 1];
     atomic_uint_fast64_t hist_sum_ns[2];
     atomic_uint_fast64_t reloads, reload_failures;
+    atomic_uint_fast64_t prepare_cpu_ns;    /* thread CPU in the prepare phase
+                                               (parallel, no lock) */
+    atomic_uint_fast64_t judge_cpu_ns;      /* thread CPU in the judge phase,
+                                               under eng_lock: the serial part */
 } sg_serve_metrics;
 
 /** Count one verdict (action, labels, account action). */
@@ -153,8 +158,17 @@ typedef struct sg_serve {
     sg_serve_config cfg;        /* live config; reloadable keys guarded by
                                    cfg_lock */
     pthread_rwlock_t cfg_lock;
-    sg_engine *eng;             /* every call on it holds eng_lock */
+    sg_engine *eng;             /* every call on it holds eng_lock, except
+                                   sg__check_prepare (prep_lock read) */
     pthread_mutex_t eng_lock;
+    pthread_rwlock_t prep_lock; /* read: preparing messages outside
+                                   eng_lock (serve_api.c); write, taken
+                                   before eng_lock: whatever changes the
+                                   model or the URL lists (reports that
+                                   learn, operator decisions, SIGHUP) */
+    pthread_key_t nc_key;       /* each worker thread's normalizer scratch
+                                   (sg_serve_thread_nc) */
+    struct sg_serve_pool *pool; /* helpers that prepare batches (serve_prep.c) */
     bool model_dirty;           /* reports changed the model (eng_lock) */
     char model_out[4096];       /* where to save it at exit, "" = nowhere */
     sg_serve_metrics metrics;
@@ -167,17 +181,44 @@ typedef struct sg_serve {
     struct {                    /* campaigns noted lately (eng_lock) */
         char id[SG_CAMPAIGN_ID_LEN];
         int64_t at_ms;
-    } noted[64];
+    } noted[1024];              /* (a slot per id hash; 64 thrashed under
+                                   many campaigns) */
 } sg_serve;
 
 /** Wall clock, Unix ms. */
 int64_t sg_serve_wall_ms(void);
 /** Monotonic clock, ns. */
 uint64_t sg_serve_mono_ns(void);
+/** CPU time of the calling thread, ns. */
+uint64_t sg_serve_thread_cpu_ns(void);
 /** The time used for state queries and reports: the engine's clock (the
  *  latest message time) when it has one, else the wall clock.  Call with
  *  eng_lock held. */
 int64_t sg_serve_now_ms(sg_serve *s);
+
+/** The calling thread's normalizer scratch for sg__check_prepare, made on
+ *  first use and freed when the thread ends; NULL when out of memory. */
+struct sg_normctx;
+struct sg_normctx *sg_serve_thread_nc(sg_serve *s);
+
+/** Helper threads for the prepare phase of batches (serve_prep.c); NULL
+ *  when out of memory (batches are then prepared by their own thread). */
+typedef struct sg_serve_pool sg_serve_pool;
+sg_serve_pool *sg_serve_pool_start(sg_serve *s, unsigned helpers);
+/** Stop and join the helpers (NULL is a no-op). */
+void sg_serve_pool_stop(sg_serve_pool *p);
+
+/** The prepare phase (sg__check_prepare) of the messages m[0..n) that are
+ *  not NULL, into c[i], in chunks shared by the calling thread and idle
+ *  helpers; returns when all are prepared.  Call with prep_lock held for
+ *  reading and eng_lock not held. */
+void sg_serve_prepare_all(sg_serve *s, sg_message **m, sg_ctx *c, size_t n);
+
+/** Take the engine for a change of the model or the URL lists: prep_lock
+ *  for writing, then eng_lock (so no message is being prepared).
+ *  sg_serve_unlock_all releases both. */
+void sg_serve_lock_all(sg_serve *s);
+void sg_serve_unlock_all(sg_serve *s);
 
 /** Log one line to stderr: "2024-05-01T10:00:00Z spimguard serve: ...". */
 void sg_serve_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

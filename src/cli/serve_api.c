@@ -89,19 +89,22 @@ static char *unjudged_json(const sg_message *m, int how, const char *why) {
  * group committed.  False (every v[i] NULL again) when the store gains
  * nothing from it, or a check or the commit failed: then the caller judges
  * the messages one by one.  Called with eng_lock held. */
-static bool judge_grouped(sg_serve *s, sg_message **m, size_t n, sg_verdict **v) {
+static bool judge_grouped(sg_serve *s, sg_message **m, sg_ctx *c, size_t n,
+                          sg_verdict **v) {
     size_t live = 0;
     for (size_t i = 0; i < n; i++) live += m[i] != NULL;
     if (live < 2 || !sg__group_worth(s->eng)) return false;
     sg_check_group g;
     bool ok = sg__group_begin(&g, s->eng) == SG_OK;
+    /* the first reads of all the messages in one round trip (Redis) */
+    if (ok && sg__behav_prefetch_batch(s->eng, c, n) != SG_OK) ok = false;
     for (size_t i = 0; ok && i < n; i++) {
-        if (m[i]) ok = sg__group_check(&g, m[i], &v[i]) == SG_OK;
+        if (m[i]) ok = sg__group_judge(&g, &c[i], &v[i]) == SG_OK;
         if (ok && v[i]) /* in the group: its index update commits with it */
             note_campaign(s, sg_verdict_campaign(v[i]), sg_message_ts(m[i]));
     }
     if (ok) ok = sg__group_commit(&g) == SG_OK;
-    else sg__group_abort(&g);
+    else sg__group_abort(&g); /* safe when aborted or never opened */
     if (!ok) memset(s->noted, 0, sizeof s->noted); /* those notes are gone */
     for (size_t i = 0; !ok && i < n; i++) {
         sg_verdict_free(v[i]);
@@ -110,21 +113,20 @@ static bool judge_grouped(sg_serve *s, sg_message **m, size_t n, sg_verdict **v)
     return ok;
 }
 
-/* Judge n parsed messages under one lock acquisition.  v[i] stays NULL and
- * rc[i] gets the error for a message that failed (or UNJUDGED_* when the
- * store failed and store_failure says how to answer). */
-static void judge(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
-                  int *rc, char (*why)[256]) {
-    int mode = failure_mode(s);
-    pthread_mutex_lock(&s->eng_lock);
-    bool grouped = judge_grouped(s, m, n, v);
-    for (size_t i = 0; !grouped && i < n; i++) {
-        if (!m[i]) continue;
-        rc[i] = sg_check(s->eng, m[i], &v[i]);
-        if (rc[i]) snprintf(why[i], sizeof why[i], "%s", sg_engine_errmsg(s->eng));
-        else note_campaign(s, sg_verdict_campaign(v[i]), sg_message_ts(m[i]));
-    }
-    pthread_mutex_unlock(&s->eng_lock);
+/* The prepare phase of n messages (sg__check_prepare: text, features,
+ * model, URLs, fingerprint), outside eng_lock so that it runs in parallel
+ * with other requests and, for a batch, on helper threads (serve_prep.c);
+ * prep_lock (read) keeps the model and the lists still meanwhile.  A
+ * failure is kept in c[i] for the judge phase to answer. */
+static void prepare(sg_serve *s, sg_message **m, sg_ctx *c, size_t n) {
+    pthread_rwlock_rdlock(&s->prep_lock);
+    sg_serve_prepare_all(s, m, c, n);
+    pthread_rwlock_unlock(&s->prep_lock);
+}
+
+/* Count the verdicts and failures of a judged request (no lock held). */
+static void count(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
+                  int *rc, int mode) {
     for (size_t i = 0; i < n; i++) {
         if (v[i]) {
             sg_serve_metrics_verdict(&s->metrics, v[i]);
@@ -143,6 +145,39 @@ static void judge(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
             atomic_fetch_add(&s->metrics.check_errors, 1);
         }
     }
+}
+
+/* Judge n parsed messages: prepare them in parallel with other requests,
+ * then the judge phase under one lock acquisition.  v[i] stays NULL and
+ * rc[i] gets the error for a message that failed (or UNJUDGED_* when the
+ * store failed and store_failure says how to answer). */
+static void judge(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
+                  int *rc, char (*why)[256]) {
+    int mode = failure_mode(s);
+    sg_ctx one, *c = n == 1 ? &one : calloc(n, sizeof *c);
+    if (!c) {
+        for (size_t i = 0; i < n; i++)
+            if (m[i]) rc[i] = SG_ENOMEM, snprintf(why[i], sizeof why[i], "out of memory");
+        count(s, m, n, v, rc, mode);
+        return;
+    }
+    prepare(s, m, c, n);
+    pthread_mutex_lock(&s->eng_lock);
+    uint64_t cpu0 = sg_serve_thread_cpu_ns();
+    bool grouped = judge_grouped(s, m, c, n, v);
+    for (size_t i = 0; !grouped && i < n; i++) {
+        if (!m[i]) continue;
+        rc[i] = sg__check_judge(s->eng, &c[i], &v[i]);
+        if (rc[i]) snprintf(why[i], sizeof why[i], "%s", sg_engine_errmsg(s->eng));
+        else note_campaign(s, sg_verdict_campaign(v[i]), sg_message_ts(m[i]));
+    }
+    atomic_fetch_add_explicit(&s->metrics.judge_cpu_ns, sg_serve_thread_cpu_ns() - cpu0,
+                              memory_order_relaxed);
+    pthread_mutex_unlock(&s->eng_lock);
+    for (size_t i = 0; i < n; i++)
+        if (m[i]) sg__ctx_free(&c[i]);
+    if (c != &one) free(c);
+    count(s, m, n, v, rc, mode);
 }
 
 /* ---------------------------------------------------------------- check */
@@ -357,13 +392,13 @@ static int report_apply(sg_serve *s, report_in *in, sg_report_result *res) {
         .text = in->msg ? sg_message_text(in->msg) : NULL,
         .text_len = in->msg ? strlen(sg_message_text(in->msg)) : 0,
         .is_spam = in->is_spam, .reporter_received = in->received};
-    pthread_mutex_lock(&s->eng_lock);
+    sg_serve_lock_all(s); /* sg_learn changes the model prepares read */
     int rc = sg__report_take(s->eng, &lim, &rep, sg_serve_now_ms(s), res);
     if (!rc && !res->rate_limited) /* reporters of a cleared appeal lose trust */
         sg__enforce_note_report(s->eng, in->reporter, in->account, in->is_spam, sg_serve_now_ms(s));
     if (!rc && res->learn && (rc = sg_learn(s->eng, in->msg, in->is_spam)) == SG_OK)
         s->model_dirty = true;
-    pthread_mutex_unlock(&s->eng_lock);
+    sg_serve_unlock_all(s);
     return rc;
 }
 

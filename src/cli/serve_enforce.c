@@ -90,12 +90,12 @@ static void h_decision(sg_serve *s, const char *id, const char *body, size_t len
         return;
     }
     sg_enf_decision dec;
-    pthread_mutex_lock(&s->eng_lock);
+    sg_serve_lock_all(s); /* a cleared case learns its messages as ham */
     int64_t now = sg_serve_now_ms(s);
     int rc = sg__enforce_decide(s->eng, id, !strcmp(d, "clear"), op, note, now, &dec);
     json_t *c = rc ? NULL : read_case(s, id, now, &rc);
     if (!rc && dec.learned_ham) s->model_dirty = true;
-    pthread_mutex_unlock(&s->eng_lock);
+    sg_serve_unlock_all(s);
     if (rc == SG_ENOTFOUND) sg_serve_error(r, 404, "no enforcement case for \"%s\"", id);
     else if (rc) sg_serve_error(r, status_of(rc), "%s", sg_strerror(rc));
     else sg_serve_json(r, 200, json_pack("{s:o, s:s, s:I, s:I, s:b}", "case", c, "decision", d,

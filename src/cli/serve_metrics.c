@@ -189,6 +189,13 @@ char *sg_serve_metrics_render(sg_serve *s) {
     put(&o, "spimguard_reloads_total{result=\"ok\"} %lu\n", (unsigned long)GET(m->reloads));
     put(&o, "spimguard_reloads_total{result=\"failed\"} %lu\n",
         (unsigned long)GET(m->reload_failures));
+    head(&o, "spimguard_prepare_cpu_seconds_total", "counter",
+         "Thread CPU time of the prepare phase (parallel, outside the engine lock).");
+    put(&o, "spimguard_prepare_cpu_seconds_total %.6f\n", GET(m->prepare_cpu_ns) / 1e9);
+    head(&o, "spimguard_judge_cpu_seconds_total", "counter",
+         "Thread CPU time of the judge phase, under the engine lock (its share "
+         "bounds the checks per second, whatever the cores).");
+    put(&o, "spimguard_judge_cpu_seconds_total %.6f\n", GET(m->judge_cpu_ns) / 1e9);
     head(&o, "spimguard_inflight_requests", "gauge", "Requests being handled.");
     put(&o, "spimguard_inflight_requests %d\n", atomic_load(&s->inflight));
     head(&o, "spimguard_uptime_seconds", "gauge", "Seconds since the daemon started.");

@@ -295,6 +295,19 @@ const sg_behav_msg *sg__behav_msg(sg_ctx *c, int *err);
 int sg__behav_prefetch(sg_store *st, char (*keys)[SG_BEHAV_KEY_CAP],
                        const size_t *lens, size_t n, int64_t now_ms);
 
+/** Batch-wide read-ahead for the judge phase of many prepared messages
+ *  (sg__check_prepare done, the caller's outer store group open, e.g.
+ *  right after sg__group_begin): reads the first-round keys of all of
+ *  them -- band keys, the sender's state (watched), the landing domains'
+ *  window and campaign keys -- in one sg__store_batch, so that on Redis
+ *  the n messages' first reads cost one round trip instead of n.  Contexts
+ *  without a message or whose prepare failed are skipped.  Stores without
+ *  a batch op (memory, LMDB) skip it.  Reads run at the earliest message
+ *  time of the batch (later reads re-check expiry in the group).
+ *  @return SG_OK, SG_ESTORE (then the group should be aborted), SG_ENOMEM.
+ *  docs/storage.md "Many checks, one commit". */
+int sg__behav_prefetch_batch(sg_engine *eng, sg_ctx *cs, size_t n);
+
 /** True when u's registrable domain may group messages into a campaign:
  *  not an IP host, not a URL shortener (every campaign would share bit.ly). */
 bool sg__behav_domain_eligible(const sg_url *u);

@@ -291,26 +291,90 @@ static uint64_t domain_group_id(const char *domain) {
     return d ? d : 1;
 }
 
-/* First round trip of a message on a store that batches: its fingerprint's
- * band keys, the sender's state (watched: it is rewritten whole), and what
- * the campaign stage will read about its landing domains. */
-static int prefetch_message(sg_store *st, sg_ctx *c, const sg_behav_msg *rec,
-                            const sg_campaign_msg *m) {
-    char keys[SG_FP_BANDS + 2 + SG_CAMPAIGN_READ_KEYS][SG_BEHAV_KEY_CAP];
-    size_t lens[SG_FP_BANDS + 2 + SG_CAMPAIGN_READ_KEYS], n = 0;
-    if (!st->ops->batch) return SG_OK;
-    for (int b = 0; rec->fp.valid && b < SG_FP_BANDS; b++, n++) {
+/* Most keys of a message's first round trip (first_keys). */
+#define FIRST_KEYS (SG_FP_BANDS + 2 + SG_CAMPAIGN_READ_KEYS)
+
+/* The keys of a message's first round trip: its fingerprint's band keys,
+ * the sender's state (keys[*sender]: watched, it is rewritten whole), and
+ * what the campaign stage will read about its landing domains.  @return
+ * how many (at most FIRST_KEYS). */
+static size_t first_keys(const sg_ctx *c, const sg_fingerprint *fp,
+                         const sg_campaign_msg *m,
+                         char (*keys)[SG_BEHAV_KEY_CAP], size_t *lens,
+                         size_t *sender) {
+    size_t n = 0;
+    for (int b = 0; fp->valid && b < SG_FP_BANDS; b++, n++) {
         memcpy(keys[n], "fpb:", 4);
-        sg__behav_hex64(rec->fp.band[b], keys[n] + 4);
+        sg__behav_hex64(fp->band[b], keys[n] + 4);
         lens[n] = 20;
     }
+    *sender = n;
     lens[n] = sg__sender_key(keys[n], c->msg->from);
-    int rc = sg__store_watch(st, keys[n], lens[n], c->now_ms);
-    if (rc) return store_err(rc);
     n++;
     if (m->ndomains) window_key(keys[n], domain_group_id(m->domains[0])), lens[n++] = 20;
-    n += sg__campaign_read_keys(m, false, keys + n, lens + n);
+    return n + sg__campaign_read_keys(m, false, keys + n, lens + n);
+}
+
+/* First round trip of a message on a store that batches (first_keys); it
+ * finds nothing to read when sg__behav_prefetch_batch came first. */
+static int prefetch_message(sg_store *st, sg_ctx *c, const sg_behav_msg *rec,
+                            const sg_campaign_msg *m) {
+    char keys[FIRST_KEYS][SG_BEHAV_KEY_CAP];
+    size_t lens[FIRST_KEYS], sender;
+    if (!st->ops->batch) return SG_OK;
+    size_t n = first_keys(c, &rec->fp, m, keys, lens, &sender);
+    int rc = sg__store_watch(st, keys[sender], lens[sender], c->now_ms);
+    if (rc) return store_err(rc);
     return sg__behav_prefetch(st, keys, lens, n, c->now_ms);
+}
+
+/* The prefetch of one prepared message into the batch's key arena: its
+ * first_keys, the sender's watched.  @return SG_OK, or the watch's error. */
+static int batch_one(sg_engine *eng, int slot, sg_ctx *c, int64_t now,
+                     sg_buf *arena, size_t *lens, size_t *nkeys) {
+    char keys[FIRST_KEYS][SG_BEHAV_KEY_CAP];
+    sg_fingerprint fp;
+    sg_behav_msg rec = {0};
+    sg_campaign_msg m;
+    if (c->prep[slot]) memcpy(&fp, c->prep[slot], sizeof fp);
+    else if (sg__fingerprint(c->norm.text, c->norm.len, &fp)) fp.valid = false;
+    rec.has_url = sg__ctx_urls(c)->n > 0;
+    campaign_input(c, &rec, &m);
+    size_t sender, n = first_keys(c, &fp, &m, keys, lens + *nkeys, &sender);
+    int rc = sg__store_watch(eng->store, keys[sender], lens[*nkeys + sender], now);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (sg__buf_append(arena, keys[i], lens[*nkeys + i])) rc = SG_ENOMEM;
+    if (!rc) *nkeys += n;
+    return rc;
+}
+
+int sg__behav_prefetch_batch(sg_engine *eng, sg_ctx *cs, size_t n) {
+    int slot = find_slot();
+    sg_store *st = eng ? eng->store : NULL;
+    if (!st || !st->ops->batch || slot < 0 || n == 0) return SG_OK;
+    int64_t now = INT64_MAX; /* the earliest: later reads re-check expiry */
+    for (size_t i = 0; i < n; i++)
+        if (cs[i].msg && cs[i].prep_rc == SG_OK) {
+            int64_t t = sg_message_ts(cs[i].msg);
+            if (!t) t = eng->clock_ms;
+            if (t < now) now = t;
+        }
+    size_t *lens = sg__malloc(n * FIRST_KEYS * sizeof *lens), nkeys = 0;
+    sg_buf arena = {0};
+    int rc = lens ? SG_OK : SG_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (cs[i].msg && cs[i].prep_rc == SG_OK)
+            rc = batch_one(eng, slot, &cs[i], now, &arena, lens, &nkeys);
+    sg_store_op *op = rc ? NULL : sg__malloc((nkeys ? nkeys : 1) * sizeof *op);
+    if (!rc && !op) rc = SG_ENOMEM;
+    for (size_t i = 0, off = 0; !rc && i < nkeys; off += lens[i++])
+        op[i] = (sg_store_op){.op = SG_STORE_GET, .key = arena.p + off,
+                              .klen = lens[i]};
+    if (!rc && nkeys) rc = sg__store_batch(st, op, nkeys, now);
+    sg__free(op);
+    sg__free(lens);
+    sg__buf_free(&arena);
+    return rc ? store_err(rc) : SG_OK;
 }
 
 /* Second round trip, once the cluster is known: its window record and
@@ -324,7 +388,7 @@ static int prefetch_cluster(sg_store *st, const sg_campaign_msg *m) {
     return sg__behav_prefetch(st, keys, lens, n, m->now_ms);
 }
 
-static int build_record(bulk_state *bs, sg_ctx *c) {
+static int build_record(bulk_state *bs, sg_ctx *c, int slot) {
     sg_behav_msg *rec = &bs->rec;
     sg_store *st = c->eng->store;
     memset(rec, 0, sizeof *rec);
@@ -332,7 +396,11 @@ static int build_record(bulk_state *bs, sg_ctx *c) {
     rec->to_hash = sg__behav_id_hash(c->msg->to);
     const sg_urlset *urls = sg__ctx_urls(c);
     rec->has_url = urls->n > 0;
-    int rc = sg__fingerprint(c->norm.text, c->norm.len, &rec->fp);
+    int rc = SG_OK;
+    if (c->prep[slot]) /* bulk_prepare made it (outside the engine lock) */
+        memcpy(&rec->fp, c->prep[slot], sizeof rec->fp);
+    else
+        rc = sg__fingerprint(c->norm.text, c->norm.len, &rec->fp);
     sg_campaign_msg m;
     campaign_input(c, rec, &m);
     if (!rc) rc = prefetch_message(st, c, rec, &m);
@@ -370,7 +438,7 @@ const sg_behav_msg *sg__behav_msg(sg_ctx *c, int *err) {
     if (slot < 0 || !c->eng->det_state[slot]) return NULL;
     bulk_state *bs = c->eng->det_state[slot];
     if (c->stage[slot] == &bs->rec) return &bs->rec;
-    if ((*err = build_record(bs, c))) return NULL;
+    if ((*err = build_record(bs, c, slot))) return NULL;
     c->stage[slot] = &bs->rec;
     return &bs->rec;
 }
@@ -382,6 +450,21 @@ static int bulk_init(sg_engine *eng, void **state) {
     if (!bs) return SG_ENOMEM;
     sg__behav_config_default(&bs->cfg);
     *state = bs;
+    return SG_OK;
+}
+
+/* The stateless part: the text's fingerprint (pure, fingerprint.c), kept
+ * in c->prep[slot] for build_record. */
+static int bulk_prepare(void *state, sg_ctx *c) {
+    (void)state;
+    int slot = find_slot();
+    if (slot < 0) return SG_OK;
+    sg_fingerprint *fp = sg__malloc(sizeof *fp);
+    if (!fp) return SG_ENOMEM;
+    int rc = sg__fingerprint(c->norm.text, c->norm.len, fp);
+    if (rc) { sg__free(fp); return rc; }
+    sg__free(c->prep[slot]);
+    c->prep[slot] = fp;
     return SG_OK;
 }
 
@@ -405,6 +488,7 @@ static void bulk_free(void *state) { sg__free(state); }
 const sg_detector sg__detector_bulk = {
     .name = "bulk",
     .init = bulk_init,
+    .prepare = bulk_prepare,
     .check = bulk_check,
     .learn = NULL,
     .free = bulk_free,

@@ -1,8 +1,10 @@
 /*
- * content.c -- the content detector: the online logistic-regression model's
- * P(spim) for the message text (model.c, features.c), as the CONTENT signal,
+ * content.c -- the content detector: the linear content model's (model.c:
+ * an SVM with a naive-Bayes prior, online logistic steps for reports)
+ * P(spim) for the message text (features.c), as the CONTENT signal,
  * plus its strongest features as readable reasons.  It learns from labeled
- * messages (training, user reports).  It keeps no state of its own.
+ * messages (training, user reports).  It keeps no state of its own; its
+ * check reads no store, so it runs as the row's prepare hook.
  */
 #include "sg_internal.h"
 
@@ -64,7 +66,8 @@ static int content_learn(void *state, sg_ctx *c, int is_spam) {
 const sg_detector sg__detector_content = {
     .name = "content",
     .init = NULL,
-    .check = content_check,
+    .prepare = content_check, /* reads the model only: outside the lock */
+    .check = NULL,
     .learn = content_learn,
     .free = NULL,
 };

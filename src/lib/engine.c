@@ -200,24 +200,47 @@ const char *sg_default_model_path(void) {
 
 /* ---------------------------------------------------------------- context */
 
-int sg__ctx_init(sg_engine *eng, const sg_message *msg, sg_ctx *c) {
+/* Normalize, features and the content margin into c (zeroed first), with
+ * the normalizer scratch nc; touches nothing in eng.  The time is set by
+ * the judge phase (it reads the engine clock). */
+static int ctx_setup(sg_engine *eng, const sg_message *msg, sg_ctx *c,
+                     sg_normctx *nc) {
     memset(c, 0, sizeof *c);
     c->eng = eng;
     c->msg = msg;
-    if (msg->text_len > eng->opt.max_text_bytes)
-        return sg__set_error(eng, SG_ETOOBIG, "text is %zu bytes, over the %zu-byte limit",
-                             msg->text_len, eng->opt.max_text_bytes);
-    c->now_ms = msg->ts_ms ? msg->ts_ms : eng->clock_ms; /* the clock moves
-                                                            only on a commit */
-    int rc = sg__normalize(eng->nc, msg->text, msg->text_len, &c->norm);
-    if (rc) return sg__set_error(eng, rc, "cannot normalize text: %s",
-                                 sg_strerror(rc));
-    if ((rc = sg__features(&c->norm, eng->opt.hash_bits, &c->fv))) {
-        sg__ctx_free(c);
-        return rc;
-    }
+    c->prep_failed = -1;
+    if (msg->text_len > eng->opt.max_text_bytes) return SG_ETOOBIG;
+    int rc = sg__normalize(nc, msg->text, msg->text_len, &c->norm);
+    if (rc) return rc;
+    if ((rc = sg__features(&c->norm, eng->opt.hash_bits, &c->fv))) return rc;
     c->content_margin = sg__model_margin(&eng->model, &c->fv);
     c->content_p = sg__sigmoid(c->content_margin);
+    return SG_OK;
+}
+
+/* The detail of a failed ctx_setup / prepare hook in eng->errmsg. */
+static int setup_error(sg_engine *eng, const sg_ctx *c, int rc) {
+    if (c->prep_failed >= 0)
+        return sg__set_error(eng, rc, "detector %s: %s",
+                             sg__detectors[c->prep_failed]->name, sg_strerror(rc));
+    if (rc == SG_ETOOBIG)
+        return sg__set_error(eng, rc, "text is %zu bytes, over the %zu-byte limit",
+                             c->msg->text_len, eng->opt.max_text_bytes);
+    if (rc == SG_ENOMEM && c->norm.text) return rc; /* features ran out */
+    return sg__set_error(eng, rc, "cannot normalize text: %s", sg_strerror(rc));
+}
+
+int sg__ctx_init(sg_engine *eng, const sg_message *msg, sg_ctx *c) {
+    int rc = ctx_setup(eng, msg, c, eng->nc);
+    if (rc) {
+        setup_error(eng, c, rc);
+        sg__ctx_free(c);
+        c->eng = eng;
+        c->msg = msg;
+        return rc;
+    }
+    c->now_ms = msg->ts_ms ? msg->ts_ms : eng->clock_ms; /* the clock moves
+                                                            only on a commit */
     return SG_OK;
 }
 
@@ -228,11 +251,15 @@ void sg__ctx_free(sg_ctx *c) {
     sg__free(c->sig);
     sg__free(c->campaign);
     if (c->urls) sg__urlset_free(c->urls);
+    for (size_t i = 0; i < sizeof c->prep / sizeof c->prep[0]; i++)
+        sg__free(c->prep[i]);
     memset(c, 0, sizeof *c);
 }
 
-int sg__ctx_signal(sg_ctx *c, const char *code, double weight,
-                   unsigned labels, const char *fmt, ...) {
+/* Append a signal whose detail is fmt/ap (cut at 511 bytes). */
+static int add_signal(sg_ctx *c, const char *code, double weight,
+                      unsigned labels, bool explain, const char *fmt,
+                      va_list ap) {
     if (c->nsig == c->capsig) {
         size_t cap = c->capsig ? c->capsig * 2 : 8;
         sg_signal *s = sg__realloc(c->sig, cap * sizeof *s);
@@ -240,27 +267,31 @@ int sg__ctx_signal(sg_ctx *c, const char *code, double weight,
         c->sig = s;
         c->capsig = cap;
     }
-    va_list ap;
-    va_start(ap, fmt);
     char tmp[512];
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    char *detail = sg__strdup(tmp);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
+    char *detail = sg__strndup(tmp, strnlen(tmp, len));
     if (!detail) return SG_ENOMEM;
-    c->sig[c->nsig++] = (sg_signal){code, weight, labels, detail, false};
+    c->sig[c->nsig++] = (sg_signal){code, weight, labels, detail, explain};
     c->labels |= labels;
     return SG_OK;
 }
 
-int sg__ctx_explain(sg_ctx *c, const char *code, double weight,
-                    const char *fmt, ...) {
-    char tmp[512];
+int sg__ctx_signal(sg_ctx *c, const char *code, double weight,
+                   unsigned labels, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    int rc = add_signal(c, code, weight, labels, false, fmt, ap);
     va_end(ap);
-    int rc = sg__ctx_signal(c, code, weight, 0, "%s", tmp);
-    if (!rc) c->sig[c->nsig - 1].explain_only = true;
+    return rc;
+}
+
+int sg__ctx_explain(sg_ctx *c, const char *code, double weight,
+                    const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = add_signal(c, code, weight, 0, true, fmt, ap);
+    va_end(ap);
     return rc;
 }
 
@@ -284,6 +315,7 @@ int sg__ctx_set_campaign(sg_ctx *c, const char *id) {
 
 static int run_detectors(sg_engine *eng, sg_ctx *c) {
     for (size_t i = 0; i < sg__ndetectors; i++) {
+        if (!sg__detectors[i]->check) continue;
         int rc = sg__detectors[i]->check(eng->det_state[i], c);
         if (rc) return sg__set_error(eng, rc, "detector %s: %s",
                                      sg__detectors[i]->name, sg_strerror(rc));
@@ -291,22 +323,49 @@ static int run_detectors(sg_engine *eng, sg_ctx *c) {
     return SG_OK;
 }
 
+int sg__check_prepare(sg_engine *eng, const sg_message *msg, sg_ctx *c,
+                      sg_normctx *nc) {
+    int rc = ctx_setup(eng, msg, c, nc ? nc : eng->nc);
+    for (size_t i = 0; !rc && i < sg__ndetectors; i++) {
+        if (!sg__detectors[i]->prepare) continue;
+        if ((rc = sg__detectors[i]->prepare(eng->det_state[i], c)))
+            c->prep_failed = (int)i;
+    }
+    c->prep_rc = rc;
+    c->prep_nsig = c->nsig;
+    c->prep_labels = c->labels;
+    c->prep_account_action = c->account_action;
+    c->prep_min_action = c->min_action;
+    return rc;
+}
+
+/* Drop what the judge phase added to c, so it can run again. */
+static void judge_rewind(sg_ctx *c) {
+    for (size_t i = c->prep_nsig; i < c->nsig; i++) sg__free(c->sig[i].detail);
+    c->nsig = c->prep_nsig;
+    c->labels = c->prep_labels;
+    c->account_action = c->prep_account_action;
+    c->min_action = c->prep_min_action;
+    sg__free(c->campaign);
+    c->campaign = NULL;
+    memset(c->stage, 0, sizeof c->stage);
+}
+
 /* Everything one message writes to the store commits together, and only
  * when its verdict exists: on LMDB and Redis a failed check leaves the
  * state as it was; the memory store cannot roll back (store.h), so there a
  * check that fails half-way (out of memory) keeps what it wrote. */
-static int check_once(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
+static int judge_once(sg_engine *eng, sg_ctx *c, sg_verdict **out) {
     *out = NULL;
-    sg_ctx c;
     sg_verdict *v = NULL;
-    int rc = sg__ctx_init(eng, msg, &c);
-    if (rc) return rc;
-    if ((rc = sg__store_begin(eng->store))) {
-        sg__ctx_free(&c);
-        return sg__set_error(eng, rc, "store: %s", sg__store_errmsg(eng->store));
-    }
-    rc = run_detectors(eng, &c);
-    if (!rc) rc = sg__policy_decide(&c, &v);
+    const sg_message *msg = c->msg;
+    judge_rewind(c);
+    c->now_ms = msg->ts_ms ? msg->ts_ms : eng->clock_ms; /* the clock moves
+                                                            only on a commit */
+    int rc = sg__store_begin(eng->store);
+    if (rc) return sg__set_error(eng, rc, "store: %s", sg__store_errmsg(eng->store));
+    rc = run_detectors(eng, c);
+    if (!rc) rc = sg__policy_decide(c, &v);
     if (rc) {
         sg__store_abort(eng->store);
     } else if ((rc = sg__store_commit(eng->store))) {
@@ -316,25 +375,37 @@ static int check_once(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
         v = NULL;
     }
     if (!rc && msg->ts_ms > eng->clock_ms) eng->clock_ms = msg->ts_ms;
-    if (!rc) sg__enforce_record(eng, &c, v); /* evidence, after the commit */
-    sg__ctx_free(&c);
+    if (!rc) sg__enforce_record(eng, c, v); /* evidence, after the commit */
     *out = v;
     return rc;
 }
 
 /* A commit that found the sender's state changed by another daemon since
  * it was read (SG__ECONFLICT, store.h) applied nothing: judge the message
- * again on the fresh state (docs/storage.md "Many daemons, one truth"). */
+ * again on the fresh state (docs/storage.md "Many daemons, one truth").
+ * The prepared part (text, features, URLs, fingerprint) does not depend
+ * on the store and is kept. */
 #define CHECK_ATTEMPTS 8
 
-int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
-    if (!eng || !msg || !out) return SG_EINVAL;
+int sg__check_judge(sg_engine *eng, sg_ctx *c, sg_verdict **out) {
+    if (!eng || !c || !out) return SG_EINVAL;
+    *out = NULL;
+    if (c->prep_rc) return setup_error(eng, c, c->prep_rc);
     for (int i = 0; i < CHECK_ATTEMPTS; i++) {
-        int rc = check_once(eng, msg, out);
+        int rc = judge_once(eng, c, out);
         if (rc != SG__ECONFLICT) return rc;
     }
     return sg__set_error(eng, SG_ESTORE, "store: the sender's state changed "
                          "under %d attempts in a row", CHECK_ATTEMPTS);
+}
+
+int sg_check(sg_engine *eng, const sg_message *msg, sg_verdict **out) {
+    if (!eng || !msg || !out) return SG_EINVAL;
+    sg_ctx c;
+    sg__check_prepare(eng, msg, &c, NULL);
+    int rc = sg__check_judge(eng, &c, out);
+    sg__ctx_free(&c);
+    return rc;
 }
 
 int sg_content_score(sg_engine *eng, const sg_message *msg, double *p) {

@@ -46,6 +46,21 @@ int sg__group_check(sg_check_group *g, const sg_message *msg,
     return rc;
 }
 
+int sg__group_judge(sg_check_group *g, sg_ctx *c, sg_verdict **out) {
+    if (!g || !g->open || g->broken) {
+        if (out) *out = NULL;
+        return SG_EINVAL;
+    }
+    int rc = sg__check_judge(g->eng, c, out);
+    if (rc) { /* the judge phase aborted the store group, as sg_check does */
+        g->broken = true;
+        g->open = false;
+    } else {
+        g->checks++;
+    }
+    return rc;
+}
+
 int sg__group_commit(sg_check_group *g) {
     if (!g || !g->open || g->broken) return SG_EINVAL;
     g->open = false;

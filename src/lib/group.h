@@ -46,6 +46,14 @@ int sg__group_begin(sg_check_group *g, sg_engine *eng);
 int sg__group_check(sg_check_group *g, const sg_message *msg,
                     sg_verdict **out);
 
+struct sg_ctx;
+/** sg__group_check for a message already prepared with sg__check_prepare
+ *  (sg_internal.h): only the judge phase runs here, under the caller's
+ *  lock.  Same rules: a failure breaks the group.  The context stays the
+ *  caller's (sg__ctx_free); after a broken group it may be judged again.
+ *  @return what sg__check_judge returns. */
+int sg__group_judge(sg_check_group *g, struct sg_ctx *c, sg_verdict **out);
+
 /** Commit the group.  Verdicts of its checks may be sent only after this
  *  returned SG_OK.
  *  @return SG_OK; SG_EINVAL (the group is broken or was not opened);

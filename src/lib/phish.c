@@ -126,8 +126,7 @@ static const char lure_re[] =
     "|служба\\s+(?:поддержки|безопасности)";
 
 struct sg_lure {
-    pcre2_code *re;
-    pcre2_match_data *md;
+    pcre2_code *re;     /* read-only after sg__lure_new: shared by threads */
 };
 
 int sg__lure_new(struct sg_lure **out) {
@@ -141,31 +140,33 @@ int sg__lure_new(struct sg_lure **out) {
                           &err, &off, NULL);
     if (!l->re) { sg__free(l); return SG_EFORMAT; }
     pcre2_jit_compile(l->re, PCRE2_JIT_COMPLETE); /* optional speed-up */
-    l->md = pcre2_match_data_create_from_pattern(l->re, NULL);
-    if (!l->md) { sg__lure_free(l); return SG_ENOMEM; }
     *out = l;
     return SG_OK;
 }
 
 void sg__lure_free(struct sg_lure *l) {
     if (!l) return;
-    pcre2_match_data_free(l->md);
     pcre2_code_free(l->re);
     sg__free(l);
 }
 
-/* The lure phrase in s (valid UTF-8) into phrase, or false. */
+/* The lure phrase in s (valid UTF-8) into phrase, or false.  The match
+ * data is the call's own (one small block), so threads may match at once;
+ * out of memory counts as no match. */
 static bool lure_match(struct sg_lure *l, const char *s, size_t n,
                        char *phrase, size_t cap) {
-    int rc = pcre2_match(l->re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, l->md,
-                         NULL);
-    if (rc < 0) return false;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(l->md);
-    size_t len = ov[1] - ov[0];
-    if (len >= cap) len = cap - 1;
-    memcpy(phrase, s + ov[0], len);
-    phrase[len] = '\0';
-    return true;
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    if (!md) return false;
+    int rc = pcre2_match(l->re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, md, NULL);
+    if (rc >= 0) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        size_t len = ov[1] - ov[0];
+        if (len >= cap) len = cap - 1;
+        memcpy(phrase, s + ov[0], len);
+        phrase[len] = '\0';
+    }
+    pcre2_match_data_free(md);
+    return rc >= 0;
 }
 
 /* ------------------------------------------------------------ judging */
@@ -440,7 +441,8 @@ static void urls_free(void *state) { sg__urls_free(state); }
 const sg_detector sg__detector_urls = {
     .name = "urls",
     .init = urls_init,
-    .check = urls_check,
+    .prepare = urls_check, /* lists only, no store: outside the lock */
+    .check = NULL,
     .learn = NULL,
     .free = urls_free,
 };

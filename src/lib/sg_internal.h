@@ -83,7 +83,11 @@ int sg__message_from_json(struct json_t *obj, size_t max_text, unsigned flags,
  * format characters, folding of small capitals / styled letters, the UTS #39
  * confusable skeleton and mixed-script words.  ICU does the work. */
 
-typedef struct sg_normctx sg_normctx; /* ICU services, one per engine */
+typedef struct sg_normctx sg_normctx; /* ICU services and scratch buffers:
+                                          one per engine, and one per thread
+                                          that runs sg__check_prepare; one
+                                          is never used by two threads at
+                                          once */
 
 /** Open the ICU services (NFKC casefold normalizer, spoof checker).
  *  @return SG_OK, SG_EUNICODE, SG_ENOMEM. */
@@ -146,7 +150,7 @@ typedef enum sg_feat_kind {
     SG_FEAT_BIAS = 0,   /* constant 1 */
     SG_FEAT_WORD,       /* word unigram: text[off..off+len) */
     SG_FEAT_PAIR,       /* OSB word pair: word a, gap, word b */
-    SG_FEAT_CHAR,       /* character n-gram (3..5 code points) */
+    SG_FEAT_CHAR,       /* character n-gram (2..5 code points) */
     SG_FEAT_META,       /* meta feature: meta id in off, bucket in len */
     SG_FEAT_SHAPE       /* digits: token shape, number length (gap = which) */
 } sg_feat_kind;
@@ -211,7 +215,9 @@ double sg__model_margin(const sg_model *m, const sg_featvec *fv);
 /** One gradient step of logistic loss toward label y (1 spam, 0 ham). */
 void sg__model_update(sg_model *m, const sg_featvec *fv, int y);
 /** Batch training (model.c): linear SVM by dual coordinate descent, at
- *  most `epochs` passes, result scaled to log-odds.  x[i], y[i] (1 spam,
+ *  most `epochs` passes, regularised toward a naive-Bayes model of the same
+ *  features (a new model) or toward the current weights (a trained or
+ *  loaded one), result scaled to log-odds.  x[i], y[i] (1 spam,
  *  0 ham) for i < n; reads x, keeps nothing.  @return SG_OK, SG_ENOMEM. */
 int sg__model_train(sg_model *m, const sg_featvec *const *x, const int *y,
                     size_t n, int epochs, uint64_t seed);
@@ -291,6 +297,18 @@ typedef struct sg_ctx {
     char *campaign;     /* owned; campaign id or NULL */
     sg_urlset *urls;    /* owned; filled by sg__ctx_urls() */
     void *stage[8];     /* per-detector scratch, indexed by detector slot */
+    /* The prepare phase (sg__check_prepare) and what the judge phase
+     * (sg__check_judge) needs to report it or to run again. */
+    void *prep[8];      /* per-detector result of its prepare hook, by
+                           slot: one block from sg__malloc (or NULL),
+                           freed by sg__ctx_free */
+    int prep_rc;        /* what preparing returned (SG_OK or an error) */
+    int prep_failed;    /* slot of the prepare hook that failed, or -1 */
+    size_t prep_nsig;   /* signals added by prepare hooks; the judge
+                           phase keeps these when it runs again */
+    unsigned prep_labels;
+    sg_account_action prep_account_action;
+    sg_action prep_min_action;
 } sg_ctx;
 
 /** Add a signal with a printf-style detail.  @return SG_OK, SG_ENOMEM. */
@@ -315,6 +333,18 @@ int sg__ctx_set_campaign(sg_ctx *c, const char *id);
 typedef struct sg_detector {
     const char *name;
     int (*init)(sg_engine *eng, void **state);           /* may be NULL */
+    /* The stateless part, run by sg__check_prepare before any store
+     * access, possibly on another thread and concurrently with other
+     * prepares on the same engine: it reads only c's message, norm, fv,
+     * URLs and the state's immutable data (model weights, URL lists),
+     * never the store, eng->clock_ms or a shared scratch buffer, and
+     * writes only to c (signals, prep[slot]).  May be NULL.  A row whose
+     * prepare adds signals must come before every row whose check does
+     * (signal order is the verdict's reason order). */
+    int (*prepare)(void *state, sg_ctx *c);
+    /* The stateful part, in the judge phase under the caller's engine
+     * lock; may run more than once per message (SG__ECONFLICT retries,
+     * after the judge-phase signals were dropped).  May be NULL. */
     int (*check)(void *state, sg_ctx *c);                 /* add signals */
     int (*learn)(void *state, sg_ctx *c, int is_spam);    /* may be NULL */
     void (*free)(void *state);                            /* may be NULL */
@@ -356,6 +386,38 @@ int sg__set_error(sg_engine *eng, int err, const char *fmt, ...)
  *  @return SG_OK, SG_EUTF8, SG_ENOMEM. */
 int sg__ctx_init(sg_engine *eng, const sg_message *msg, sg_ctx *c);
 void sg__ctx_free(sg_ctx *c);
+
+/* sg_check in two phases (engine.c), so that a caller with threads (the
+ * daemon) can prepare messages in parallel outside its engine lock and
+ * hold the lock only to judge them.  sg_check(eng, msg, &v) is exactly
+ * sg__check_prepare(eng, msg, &c, NULL) + sg__check_judge(eng, &c, &v) +
+ * sg__ctx_free(&c): same verdict, byte for byte (tests/test_engine.c). */
+
+/** The prepare phase: checks the size limit, normalizes, extracts features,
+ *  scores the content model, finds and judges the URLs, fingerprints the
+ *  text (every detector row's prepare hook).  Reads no store state and
+ *  writes nothing in eng, so several threads may prepare on one engine at
+ *  once -- but never while sg_learn, sg_train, sg_engine_load_model or a
+ *  list reload (sg__query_reload_lists) runs on it: the caller excludes
+ *  those (the daemon with a rwlock).  nc: the calling thread's own
+ *  normalizer scratch (sg__normctx_new; one per thread, reused across
+ *  messages), or NULL to use the engine's, which only a caller holding the
+ *  engine lock may do.  msg must outlive c.  c always needs sg__ctx_free
+ *  afterwards, whatever the result; a failure is also kept in c and
+ *  reported (with its detail) by sg__check_judge.
+ *  @return SG_OK, SG_ETOOBIG, SG_EUTF8, SG_EUNICODE, SG_ENOMEM. */
+int sg__check_prepare(sg_engine *eng, const sg_message *msg, sg_ctx *c,
+                      sg_normctx *nc);
+
+/** The judge phase, under the caller's engine lock: the stateful detector
+ *  checks (bulk counts, campaigns, sender profile), policy, the store
+ *  commit, the engine clock and enforcement records -- sg_check's contract
+ *  (store groups nest, retries on SG__ECONFLICT redo only this phase).
+ *  *out gets the verdict (the caller's) or NULL.  A prepare that failed is
+ *  answered here with its error and the engine's detail message.  c may
+ *  be judged again only after a failure.
+ *  @return what sg_check returns. */
+int sg__check_judge(sg_engine *eng, sg_ctx *c, sg_verdict **out);
 
 /* ------------------------------------------------------------ verdict */
 struct sg_verdict {

@@ -463,6 +463,12 @@ static int push_url(scan *sc, size_t us, size_t ue, unsigned flags) {
 static int bare_url(scan *sc, size_t us, size_t s, size_t e, unsigned flags,
                     size_t *end) {
     *end = e;
+    /* most words: ASCII without a dot is never a host without a scheme
+     * (sg__domain_host needs a dot then), so skip its IDNA and PSL work */
+    bool ascii_dotless = true;
+    for (size_t i = s; i < e && ascii_dotless; i++)
+        ascii_dotless = sc->t[i] != '.' && !((unsigned char)sc->t[i] & 0x80);
+    if (ascii_dotless) return SG_OK;
     if (sg__domain_host(sc->dom, sc->t + s, e - s, 0, &sc->h)) return SG_OK;
     bool path = false, port = false;
     size_t ue = url_tail(sc->t, sc->n, us, e, &path, &port);
@@ -582,14 +588,11 @@ int sg__urls_extract(const sg_urls *st, const char *s, size_t n,
     }
     clean c;
     int rc = clean_text(s, n, &c);
-    scan *sc = rc ? NULL : sg__malloc(sizeof *sc);
-    if (!rc && !sc) rc = SG_ENOMEM;
     if (!rc) {
-        *sc = (scan){.st = st, .dom = dom, .t = c.p, .mark = c.mark,
-                     .n = c.len, .out = out};
-        rc = scan_text(sc);
+        scan sc = {.st = st, .dom = dom, .t = c.p, .mark = c.mark, .n = c.len,
+                   .out = out}; /* ~1.3 KiB with its host scratch */
+        rc = scan_text(&sc);
     }
-    sg__free(sc);
     sg__free(c.p);
     sg__free(c.mark);
     return rc;

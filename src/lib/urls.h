@@ -358,8 +358,9 @@ size_t sg__urls_judge(const sg_urls *st, const sg_url *u, sg_urlfinding *out,
  *  the named brand's (brands named as words in the text; when none is
  *  named, not any protected brand's) and not allow-listed.  On a hit,
  *  *which gets that URL's index, *named whether a brand was named, and
- *  phrase (cap bytes) the matched words.  Uses st's match buffer: not for
- *  concurrent calls on one state.  @return true when the rule fires. */
+ *  phrase (cap bytes) the matched words.  Thread-safe: concurrent calls on
+ *  one state are fine (not with a reload).  @return true when the rule
+ *  fires. */
 bool sg__urls_lure(const sg_urls *st, const char *text, size_t n,
                    const sg_urlset *urls, size_t *which, bool *named,
                    char *phrase, size_t cap);
