@@ -145,6 +145,15 @@ expect "account view shows state and report tally" \
   '[ "$code" = 200 ] && [ "$(j "d[\"status\"]")" = ok ] && [ "$(j "d[\"reports\"][\"spam\"]")" = 1 ] && [ "$(j "d[\"profile\"][\"stranger_messages\"] >= 1")" = True ]'
 req GET /v1/accounts/nobody@x
 expect "unknown account is 404" '[ "$code" = 404 ] && is_json_error'
+req POST /v1/check '{"from":"fastclock@x","to":"bob@x","text":"see you soon","ts":"2031-01-01T00:00:00Z"}'
+req GET /v1/accounts/fastclock@x
+expect "a ts years ahead of the daemon's clock is taken at the wall clock" \
+  '[ "$code" = 200 ] && [ "$(j "1700000000000 < d[\"first_seen_ms\"] < 1893456000000")" = True ]'
+yesterday=$(( $(date +%s) * 1000 - 86400000 ))
+req POST /v1/check '{"from":"history@x","to":"bob@x","text":"see you soon","ts":'$yesterday'}'
+req GET /v1/accounts/history@x
+expect "a ts in the past (history import) is kept" \
+  '[ "$code" = 200 ] && [ "$(j "d[\"first_seen_ms\"]")" = '$yesterday' ]'
 "$py" - > "$tmp/camp.json" <<'EOF'
 import json
 t = "Your parcel is waiting, confirm delivery here: https://parcel-redelivery-fee.com/track?c=%d today"

@@ -30,11 +30,24 @@ static unsigned status_of(int rc) {
 
 static size_t max_text(sg_serve *s) { return (size_t)s->cfg.max_text_bytes; }
 
-/* Parse one message; messages without "ts" are taken at the wall clock. */
+/* How far past the daemon's wall clock a client's "ts" may be (a phone or
+ * server clock a little fast); later ones are taken at the wall clock. */
+#define TS_MAX_AHEAD_MS (5 * 60 * 1000)
+
+/* The time a message is judged at: its own "ts" (live traffic, or history
+ * being imported), or the wall clock when it has none or when it claims a
+ * time in the future -- one client with a clock years ahead must not move
+ * the engine's clock and expire every account's windows. */
+static void stamp(sg_message *m) {
+    int64_t wall = sg_serve_wall_ms(), ts = sg_message_ts(m);
+    if (ts == 0 || ts > wall + TS_MAX_AHEAD_MS) sg_message_set_ts(m, wall);
+}
+
+/* Parse one message and stamp its time. */
 static int parse_msg(sg_serve *s, const char *p, size_t n, sg_message **m,
                      char *err, size_t errlen) {
     int rc = sg_message_parse_json(p, n, max_text(s), 0, m, err, errlen);
-    if (!rc && sg_message_ts(*m) == 0) sg_message_set_ts(*m, sg_serve_wall_ms());
+    if (!rc) stamp(*m);
     return rc;
 }
 
@@ -242,8 +255,7 @@ static int batch_parse(sg_serve *s, json_t *arr, batch *b) {
     for (size_t i = 0; i < b->n; i++) { /* from the parsed array: no reprint */
         b->rc[i] = sg__message_from_json(json_array_get(arr, i), max_text(s), 0,
                                          &b->m[i], b->why[i], sizeof b->why[0]);
-        if (!b->rc[i] && sg_message_ts(b->m[i]) == 0)
-            sg_message_set_ts(b->m[i], sg_serve_wall_ms());
+        if (!b->rc[i]) stamp(b->m[i]);
     }
     return SG_OK;
 }
