@@ -36,8 +36,27 @@ static int store_err(int rc) {
     return rc == SG_ENOMEM ? SG_ENOMEM : SG_ESTORE;
 }
 
+/* buf = a b c, with at most bmax bytes of b, cut to cap - 1 bytes and
+ * NUL-terminated: snprintf(buf, cap, "%s%.*s%s", a, bmax, b, c) without
+ * the format parsing (keys are built several times per message).
+ * @return the bytes written (the key length). */
+static size_t join3(char *buf, size_t cap, const char *a, const char *b, size_t bmax,
+                    const char *c) {
+    size_t n = 0;
+    const char *part[3] = {a, b, c};
+    size_t lim[3] = {SIZE_MAX, bmax, SIZE_MAX};
+    for (int i = 0; i < 3; i++) {
+        size_t l = strnlen(part[i], lim[i]);
+        if (l > cap - 1 - n) l = cap - 1 - n;
+        memcpy(buf + n, part[i], l);
+        n += l;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
 static size_t camp_key(char *buf, const char *id, const char *suffix) {
-    return (size_t)snprintf(buf, 64, "camp:%s%s", id, suffix);
+    return join3(buf, 64, "camp:", id, SIZE_MAX, suffix);
 }
 
 /* Value of key as a NUL-terminated string into buf[cap]; SG_ENOTFOUND. */
@@ -58,12 +77,11 @@ static int lookup(sg_store *st, const sg_campaign_msg *m, char *id) {
     int rc = SG_ENOTFOUND;
     if (m->cluster && !m->cluster_new) {
         sg__behav_hex64(m->cluster, hex);
-        size_t kl = (size_t)snprintf(key, sizeof key, "cmap:f:%s", hex);
+        size_t kl = join3(key, sizeof key, "cmap:f:", hex, SIZE_MAX, "");
         rc = get_str(st, key, kl, id, SG_CAMPAIGN_ID_LEN, m->now_ms);
     }
     for (size_t i = 0; rc == SG_ENOTFOUND && i < m->ndomains; i++) {
-        size_t kl = (size_t)snprintf(key, sizeof key, "cmap:d:%.255s",
-                                     m->domains[i]);
+        size_t kl = join3(key, sizeof key, "cmap:d:", m->domains[i], 255, "");
         rc = get_str(st, key, kl, id, SG_CAMPAIGN_ID_LEN, m->now_ms);
     }
     return rc == SG_ENOTFOUND || rc == SG_OK ? rc : store_err(rc);
@@ -76,7 +94,7 @@ static int domain_young(sg_store *st, const sg_behav_config *cfg,
     char key[SG_BEHAV_KEY_CAP];
     *young = false;
     if (!m->ndomains) return SG_OK;
-    size_t kl = (size_t)snprintf(key, sizeof key, "dom:%.255s", m->domains[0]);
+    size_t kl = join3(key, sizeof key, "dom:", m->domains[0], 255, "");
     int64_t first = m->now_ms;
     size_t vlen = 0;
     int rc = sg__store_get(st, key, kl, &first, sizeof first, &vlen, m->now_ms);
@@ -114,12 +132,11 @@ static int map_to(sg_store *st, const sg_behav_config *cfg,
     int rc = SG_OK;
     if (m->cluster) {
         sg__behav_hex64(m->cluster, hex);
-        size_t kl = (size_t)snprintf(key, sizeof key, "cmap:f:%s", hex);
+        size_t kl = join3(key, sizeof key, "cmap:f:", hex, SIZE_MAX, "");
         rc = sg__store_put(st, key, kl, id, idl, exp, m->now_ms);
     }
     for (size_t i = 0; !rc && i < m->ndomains; i++) {
-        size_t kl = (size_t)snprintf(key, sizeof key, "cmap:d:%.255s",
-                                     m->domains[i]);
+        size_t kl = join3(key, sizeof key, "cmap:d:", m->domains[i], 255, "");
         rc = sg__store_put(st, key, kl, id, idl, exp, m->now_ms);
     }
     return rc ? store_err(rc) : SG_OK;
@@ -177,14 +194,14 @@ static size_t receipt_keys(const char *acct, const sg_campaign_msg *m,
     if (m->cluster) {
         char hex[17];
         sg__behav_hex64(m->cluster, hex);
-        snprintf(suffix, sizeof suffix, ":f%s", hex);
+        join3(suffix, sizeof suffix, ":f", hex, SIZE_MAX, "");
         lens[n] = sg__behav_key(keys[n], "rcv:", acct, suffix), n++;
     }
     for (size_t i = 0; i < m->ndomains; i++) {
         char hex[17];
         sg__behav_hex64(XXH3_64bits(m->domains[i], strlen(m->domains[i])),
                         hex);
-        snprintf(suffix, sizeof suffix, ":d%s", hex);
+        join3(suffix, sizeof suffix, ":d", hex, SIZE_MAX, "");
         lens[n] = sg__behav_key(keys[n], "rcv:", acct, suffix), n++;
     }
     return n;
@@ -197,9 +214,9 @@ static int record_receipt(sg_store *st, const sg_behav_config *cfg,
     size_t lens[5];
     size_t n = receipt_keys(m->to, m, keys, lens);
     char val[64];
-    int vl = snprintf(val, sizeof val, "-%.62s", m->from); /* '-': no edge yet */
+    size_t vl = join3(val, sizeof val, "-", m->from, 62, ""); /* '-': no edge yet */
     for (size_t i = 0; i < n; i++) {
-        int rc = sg__store_put(st, keys[i], lens[i], val, (size_t)vl,
+        int rc = sg__store_put(st, keys[i], lens[i], val, vl,
                                m->now_ms + cfg->receipt_ttl_ms, m->now_ms);
         if (rc) return store_err(rc);
     }
@@ -222,7 +239,7 @@ static int check_receipt(sg_store *st, const sg_behav_config *cfg,
         if (rc == SG_ENOTFOUND) continue;
         if (rc) return store_err(rc);
         hit->infected = true;
-        snprintf(hit->infected_by, sizeof hit->infected_by, "%s", val + 1);
+        join3(hit->infected_by, sizeof hit->infected_by, "", val + 1, SIZE_MAX, "");
         if (val[0] != '-') break;
         *new_edge = true;
         val[0] = '+';
@@ -323,17 +340,15 @@ size_t sg__campaign_read_keys(const sg_campaign_msg *m, bool cluster_keys,
         if (!m->cluster || m->cluster_new) return 0;
         char hex[17];
         sg__behav_hex64(m->cluster, hex);
-        lens[n] = (size_t)snprintf(keys[n], SG_BEHAV_KEY_CAP, "cmap:f:%s", hex);
+        lens[n] = join3(keys[n], SG_BEHAV_KEY_CAP, "cmap:f:", hex, SIZE_MAX, "");
         n++;
         sel.ndomains = 0;
     } else {
         if (!m->ndomains) return 0;
-        lens[n] = (size_t)snprintf(keys[n], SG_BEHAV_KEY_CAP, "dom:%.255s",
-                                   m->domains[0]);
+        lens[n] = join3(keys[n], SG_BEHAV_KEY_CAP, "dom:", m->domains[0], 255, "");
         n++;
         for (size_t i = 0; i < m->ndomains; i++, n++)
-            lens[n] = (size_t)snprintf(keys[n], SG_BEHAV_KEY_CAP,
-                                       "cmap:d:%.255s", m->domains[i]);
+            lens[n] = join3(keys[n], SG_BEHAV_KEY_CAP, "cmap:d:", m->domains[i], 255, "");
         sel.cluster = 0;
     }
     return n + receipt_keys(m->from, &sel, keys + n, lens + n);

@@ -47,14 +47,16 @@ static int content_check(void *state, sg_ctx *c) {
     size_t top[TOP_FEATURES];
     double contrib[TOP_FEATURES];
     size_t k = top_features(c, top, contrib);
+    sg_buf name = {0}; /* one buffer for the names: one allocation */
     for (size_t i = 0; i < k && !rc; i++) {
-        sg_buf name = {0};
+        name.len = 0;
+        if (name.p) name.p[0] = '\0';
         rc = sg__feature_name(&c->norm, &c->fv.v[top[i]], &name);
         if (!rc)
             rc = sg__ctx_explain(c, contrib[i] > 0 ? "CONTENT_SPIM" : "CONTENT_HAM",
                                  contrib[i], "%s", name.p ? name.p : "?");
-        sg__buf_free(&name);
     }
+    sg__buf_free(&name);
     return rc;
 }
 

@@ -4,8 +4,9 @@
  * (ceiling, allowlists, dry-run), writes an evidence entry for every
  * account action and every held phishing / compromise message, and keeps
  * each actioned account's case, its appeal and the trust of reporters.
- * Its store keys: "enf:{id}" (case), "enfm:{id}" (recorded messages, for
- * learning them back as ham), "enfr:{id}" (who reported it), "rtrust:{id}"
+ * Its store keys: "enf:{id}" (case), "enfm:{id}:0".."enfm:{id}:7" (the
+ * last recorded messages, a ring of binary records, for learning them back
+ * as ham), "enfr:{id}" (who reported it), "rtrust:{id}"
  * (reporter trust), "enf:list" and "enf:appeals" (indexes).  The detectors
  * decide; this file records and applies the operator's word.
  */
@@ -248,26 +249,39 @@ static int list_update(sg_engine *eng, const char *key, const char *id, bool add
 
 /* ------------------------------------------------------------ record */
 
-/* The recorded messages of a case, as a JSON array (kept to CASE_MSGS). */
-static int case_msgs_add(sg_engine *eng, const sg_message *m, int64_t now) {
-    char key[SG_BEHAV_KEY_CAP];
-    size_t kl = sg__behav_key(key, "enfm:", m->from, ""), vlen = 0;
-    char *buf = sg__malloc(65536);
-    if (!buf) return SG_ENOMEM;
-    int rc = sg__store_get(eng->store, key, kl, buf, 65535, &vlen, now);
-    json_t *a = rc == SG_OK && vlen < 65535 ? json_loadb(buf, vlen, 0, NULL) : NULL;
-    if (!json_is_array(a)) json_decref(a), a = json_array();
-    while (json_array_size(a) >= CASE_MSGS) json_array_remove(a, 0);
-    size_t tl = m->text_len > 2048 ? 2048 : m->text_len;
+/* The recorded messages of a case: a ring of CASE_MSGS keys
+ * "enfm:{id}:<slot>", message number k (1-based, the case's `messages`
+ * count when it was recorded) in slot (k - 1) % CASE_MSGS, each a binary
+ * record written whole -- no read, no parse: a throttled sender's every
+ * verdict records one.  Layout: msg_rec, then `to` (to_len bytes), then
+ * the text (text_len bytes, at most MSG_TEXT, cut on a UTF-8 boundary). */
+#define MSG_TEXT 2048
+#define MSG_VERSION 1
+typedef struct msg_rec {
+    uint8_t version, pad;
+    uint16_t to_len, text_len;
+} msg_rec;
+
+static size_t msgs_key(char *key, const char *id, uint32_t slot) {
+    char suffix[4] = {':', (char)('0' + slot % CASE_MSGS), '\0'};
+    return sg__behav_key(key, "enfm:", id, suffix);
+}
+
+/* Record message number k of the case (see above). */
+static int case_msgs_add(sg_engine *eng, const sg_message *m, uint32_t k, int64_t now) {
+    char key[SG_BEHAV_KEY_CAP], stack[4096];
+    size_t kl = msgs_key(key, m->from, k - 1);
+    size_t tl = m->text_len > MSG_TEXT ? MSG_TEXT : m->text_len;
     while (tl && tl < m->text_len && ((unsigned char)m->text[tl] & 0xC0) == 0x80) tl--;
-    json_array_append_new(a, json_pack("{s:s, s:s%}", "to", m->to, "text", m->text, tl));
-    char *s = json_dumps(a, JSON_COMPACT);
-    rc = s && strlen(s) < 65536
-             ? sg__store_put(eng->store, key, kl, s, strlen(s), now + MSGS_TTL_MS, now)
-             : SG_ENOMEM;
-    free(s);
-    json_decref(a);
-    sg__free(buf);
+    size_t tol = strnlen(m->to, SG_BEHAV_MAX_ID), vlen = sizeof(msg_rec) + tol + tl;
+    char *buf = vlen <= sizeof stack ? stack : sg__malloc(vlen);
+    if (!buf) return SG_ENOMEM;
+    msg_rec h = {MSG_VERSION, 0, (uint16_t)tol, (uint16_t)tl};
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, m->to, tol);
+    memcpy(buf + sizeof h + tol, m->text, tl);
+    int rc = sg__store_put(eng->store, key, kl, buf, vlen, now + MSGS_TTL_MS, now);
+    if (buf != stack) sg__free(buf);
     return rc ? store_rc(rc) : SG_OK;
 }
 
@@ -331,7 +345,8 @@ static int update_case(sg_engine *eng, sg_enforce *e, sg_ctx *c, bool opens, boo
     r->messages++;
     int rc = case_save(eng, id, c->now_ms, r);
     if (!rc && opens) rc = list_update(eng, "enf:list", id, true, SG_ENFORCE_LIST, c->now_ms, CASE_TTL_MS);
-    if (!rc && r->messages <= CASE_MSGS * 4) rc = case_msgs_add(eng, c->msg, c->now_ms);
+    if (!rc && r->messages <= CASE_MSGS * 4)
+        rc = case_msgs_add(eng, c->msg, r->messages, c->now_ms);
     return rc;
 }
 
@@ -446,8 +461,22 @@ int sg__enforce_appeal(sg_engine *eng, const char *id, const char *text, int64_t
 
 /* ------------------------------------------------------------ decisions */
 
-/* Feed the case's recorded messages back to the model as ham. */
-static uint32_t learn_back(sg_engine *eng, const char *id, int64_t now) {
+/* Learn one recorded message (to, text) of account id as ham. */
+static bool learn_one(sg_engine *eng, const char *id, const char *to, size_t tol,
+                      const char *text, size_t tl) {
+    char *t = sg__strndup(to, tol), *x = sg__strndup(text, tl);
+    sg_message *m = NULL;
+    bool ok = t && x && !sg_message_new(id, t, x, &m) && !sg_learn(eng, m, 0);
+    sg_message_free(m);
+    sg__free(t);
+    sg__free(x);
+    return ok;
+}
+
+/* The JSON array "enfm:{id}" that versions before the ring kept (a store
+ * written by them): learned first, being older; dropped once learned.
+ * @return how many. */
+static uint32_t learn_back_legacy(sg_engine *eng, const char *id, int64_t now) {
     char key[SG_BEHAV_KEY_CAP];
     size_t kl = sg__behav_key(key, "enfm:", id, ""), vlen = 0;
     char *buf = sg__malloc(65536);
@@ -460,13 +489,44 @@ static uint32_t learn_back(sg_engine *eng, const char *id, int64_t now) {
         json_t *o = json_array_get(a, i);
         const char *to = json_string_value(json_object_get(o, "to"));
         const char *text = json_string_value(json_object_get(o, "text"));
-        sg_message *m = NULL;
-        if (to && text && !sg_message_new(id, to, text, &m) && !sg_learn(eng, m, 0)) learned++;
-        sg_message_free(m);
+        if (to && text) learned += learn_one(eng, id, to, strlen(to), text, strlen(text));
     }
     json_decref(a);
-    if (learned) sg__store_del(eng->store, key, kl); /* learned once */
+    if (learned) sg__store_del(eng->store, key, kl);
     return learned;
+}
+
+/* Learn recorded message number k of the case, if its record is there. */
+static bool learn_slot(sg_engine *eng, const char *id, uint32_t k, char *buf, size_t cap,
+                       int64_t now) {
+    char key[SG_BEHAV_KEY_CAP];
+    size_t kl = msgs_key(key, id, k - 1), vlen = 0;
+    msg_rec h;
+    if (sg__store_get(eng->store, key, kl, buf, cap, &vlen, now) || vlen < sizeof h ||
+        vlen > cap)
+        return false;
+    memcpy(&h, buf, sizeof h);
+    if (h.version != MSG_VERSION || vlen != sizeof h + (size_t)h.to_len + h.text_len)
+        return false;
+    return learn_one(eng, id, buf + sizeof h, h.to_len, buf + sizeof h + h.to_len, h.text_len);
+}
+
+/* Feed the case's recorded messages (the ring, oldest first: the last
+ * recorded is number min(messages, CASE_MSGS * 4)) back to the model as
+ * ham; once any was learned the ring is dropped (learned once). */
+static uint32_t learn_back(sg_engine *eng, const char *id, const case_rec *r, int64_t now) {
+    uint32_t learned = learn_back_legacy(eng, id, now), ring = 0;
+    uint32_t last = r->messages < CASE_MSGS * 4 ? r->messages : CASE_MSGS * 4;
+    uint32_t first = last > CASE_MSGS ? last - CASE_MSGS + 1 : 1;
+    size_t cap = sizeof(msg_rec) + SG_BEHAV_MAX_ID + MSG_TEXT;
+    char *buf = sg__malloc(cap);
+    for (uint32_t k = first; buf && k <= last; k++) ring += learn_slot(eng, id, k, buf, cap, now);
+    sg__free(buf);
+    for (uint32_t k = first; ring && k <= last; k++) {
+        char key[SG_BEHAV_KEY_CAP];
+        sg__store_del(eng->store, key, msgs_key(key, id, k - 1));
+    }
+    return learned + ring;
 }
 
 static int trust_key(const char *reporter, char *key) {
@@ -515,7 +575,7 @@ static void clear_case(sg_engine *eng, sg_enforce *e, const char *id, case_rec *
     sg__sender_reset(eng, id, now); /* locked/throttled -> ok; suspended stays */
     sg_acct_view av;
     d->status_restored = sg__sender_view(eng, id, now, &av) != SG_OK || av.status == SG_ACCT_OK;
-    d->learned_ham = learn_back(eng, id, now);
+    d->learned_ham = learn_back(eng, id, r, now);
     d->reporters_penalized = penalize_reporters(eng, id, e->cfg.reporter_penalty, now);
     r->action = SG_ACCOUNT_NONE;
     r->appeal = SG_APPEAL_CLEARED;

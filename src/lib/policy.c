@@ -56,16 +56,22 @@ static int by_strength(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
+/* The signals as the verdict's reasons, strongest first: the array and
+ * every detail in one allocation (v->reasons_block). */
 static int copy_reasons(const sg_ctx *c, sg_verdict *v) {
-    v->reasons = sg__calloc(c->nsig ? c->nsig : 1, sizeof *v->reasons);
+    size_t bytes = (c->nsig ? c->nsig : 1) * sizeof *v->reasons;
+    for (size_t i = 0; i < c->nsig; i++) bytes += strlen(c->sig[i].detail) + 1;
+    v->reasons = sg__calloc(1, bytes);
     if (!v->reasons) return SG_ENOMEM;
+    v->reasons_block = true;
+    char *d = (char *)(v->reasons + (c->nsig ? c->nsig : 1));
     for (size_t i = 0; i < c->nsig; i++) {
-        v->reasons[i].code = c->sig[i].code;
-        v->reasons[i].weight = c->sig[i].weight;
-        v->reasons[i].detail = sg__strdup(c->sig[i].detail);
-        v->nreasons++;
-        if (!v->reasons[i].detail) return SG_ENOMEM;
+        size_t len = strlen(c->sig[i].detail) + 1;
+        memcpy(d, c->sig[i].detail, len);
+        v->reasons[i] = (sg_reason){c->sig[i].code, c->sig[i].weight, d};
+        d += len;
     }
+    v->nreasons = c->nsig;
     qsort(v->reasons, v->nreasons, sizeof *v->reasons, by_strength);
     return SG_OK;
 }

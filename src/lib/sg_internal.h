@@ -429,6 +429,15 @@ struct sg_verdict {
     sg_reason *reasons;     /* code static, detail owned */
     size_t nreasons;
     char *campaign;
+    bool reasons_block;     /* the details live in the reasons' allocation
+                               (policy.c): freed with it, not one by one */
 };
+
+/** Append v's JSON (the same bytes as sg_verdict_to_json) to b: for a
+ *  caller rendering many verdicts into one buffer (the daemon's batch
+ *  answer), no allocation per verdict.  On failure b is as it was.
+ *  @return SG_OK, SG_EINVAL (NULL argument, a score or weight that is NaN
+ *  or infinite), SG_ENOMEM.  verdict.c. */
+int sg__verdict_json_append(sg_buf *b, const sg_verdict *v);
 
 #endif /* SG_INTERNAL_H */

@@ -12,7 +12,8 @@
 
 void sg_verdict_free(sg_verdict *v) {
     if (!v) return;
-    for (size_t i = 0; i < v->nreasons; i++) sg__free((char *)v->reasons[i].detail);
+    for (size_t i = 0; !v->reasons_block && i < v->nreasons; i++)
+        sg__free((char *)v->reasons[i].detail);
     sg__free(v->reasons);
     sg__free(v->id);
     sg__free(v->campaign);
@@ -44,11 +45,29 @@ static double round4(double x) {
     return (double)(long long)(x * 10000.0 + (x < 0 ? -0.5 : 0.5)) / 10000.0;
 }
 
+/* round4(x) as "%.6g" would print it, when |x| < 100: then the rounded
+ * value k / 10^4 has at most 6 significant digits, which "%.6g" prints
+ * exactly, in fixed notation (|x| >= 1e-4 unless 0), trailing zeros cut;
+ * ".0" added as jansson does.  Written from the integer k: no printf. */
+static bool put_real_small(sg_buf *b, double x) {
+    long long k = (long long)(x * 10000.0 + (x < 0 ? -0.5 : 0.5));
+    char t[16], *p = t;
+    if (k < 0) *p++ = '-', k = -k;
+    long long ip = k / 10000, fp = k % 10000;
+    if (ip >= 10) *p++ = (char)('0' + ip / 10);
+    *p++ = (char)('0' + ip % 10);
+    *p++ = '.';
+    if (!fp) *p++ = '0';
+    for (int d = 1000; fp; d /= 10) *p++ = (char)('0' + fp / d), fp %= d;
+    return sg__buf_append(b, t, (size_t)(p - t)) == SG_OK;
+}
+
 /* A real as jansson writes it: "%.6g", a decimal point or exponent always
  * there (".0" added), no '+' and no leading zeros in the exponent.
  * False for NaN and infinities, which JSON cannot hold. */
 static bool put_real(sg_buf *b, double x) {
     if (!isfinite(x)) return false;
+    if (x > -99.99 && x < 99.99) return put_real_small(b, x);
     char t[48];
     int n = snprintf(t, sizeof t - 2, "%.6g", round4(x));
     if (n < 0 || (size_t)n >= sizeof t - 2) return false;
@@ -99,6 +118,10 @@ static bool put_string(sg_buf *b, const char *s) {
     bool ok = sg__buf_append(b, "\"", 1) == SG_OK;
     while (ok && i < n) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { /* plain ASCII */
+            i++, run++;
+            continue;
+        }
         size_t len = c >= 0x20 && c != '"' && c != '\\' ? utf8_seq(s + i, n - i) : 0;
         if (len) {
             i += len, run += len;
@@ -145,20 +168,31 @@ static bool put_reasons(sg_buf *b, const sg_verdict *v) {
     return ok && put(b, "]");
 }
 
+int sg__verdict_json_append(sg_buf *b, const sg_verdict *v) {
+    if (!b || !v) return SG_EINVAL;
+    size_t len0 = b->len;
+    bool ok = put(b, "{\"id\":") && put_string_or_null(b, v->id) &&
+              put(b, ",\"action\":") && put_string(b, sg_action_name(v->action)) &&
+              put(b, ",\"score\":") && put_real(b, v->score) &&
+              put(b, ",\"content_score\":") && put_real(b, v->content_score) &&
+              put(b, ",\"labels\":") && put_labels(b, v->labels) &&
+              put(b, ",\"reasons\":") && put_reasons(b, v) &&
+              put(b, ",\"campaign\":") && put_string_or_null(b, v->campaign) &&
+              put(b, ",\"account_action\":") &&
+              put_string(b, sg_account_action_name(v->account_action)) && put(b, "}");
+    if (ok) return SG_OK;
+    bool finite = isfinite(v->score) && isfinite(v->content_score);
+    for (size_t i = 0; finite && i < v->nreasons; i++) finite = isfinite(v->reasons[i].weight);
+    b->len = len0;
+    if (b->p && b->cap > len0) b->p[len0] = '\0';
+    return finite ? SG_ENOMEM : SG_EINVAL;
+}
+
 char *sg_verdict_to_json(const sg_verdict *v) {
     if (!v) return NULL;
     sg_buf b = {sg__malloc(512), 0, 512}; /* most verdicts fit */
     if (!b.p) return NULL;
-    bool ok = put(&b, "{\"id\":") && put_string_or_null(&b, v->id) &&
-              put(&b, ",\"action\":") && put_string(&b, sg_action_name(v->action)) &&
-              put(&b, ",\"score\":") && put_real(&b, v->score) &&
-              put(&b, ",\"content_score\":") && put_real(&b, v->content_score) &&
-              put(&b, ",\"labels\":") && put_labels(&b, v->labels) &&
-              put(&b, ",\"reasons\":") && put_reasons(&b, v) &&
-              put(&b, ",\"campaign\":") && put_string_or_null(&b, v->campaign) &&
-              put(&b, ",\"account_action\":") &&
-              put_string(&b, sg_account_action_name(v->account_action)) && put(&b, "}");
-    if (!ok) {
+    if (sg__verdict_json_append(&b, v)) {
         sg__buf_free(&b);
         return NULL;
     }
