@@ -17,7 +17,10 @@
  *                                 group (one commit for N messages); -p
  *                                 judges each group as the daemon does a
  *                                 batch: prepare all N, read ahead for all
- *                                 of them (sg__behav_prefetch_batch), judge
+ *                                 of them (sg__behav_prefetch_batch), judge;
+ *                                 -s PID[,PID...] adds the CPU those
+ *                                 processes (the redis-servers) spent per
+ *                                 check, from /proc (column srv-us)
  *
  * Each case runs for a fixed time (default 0.3 s) and prints ops/s.
  */
@@ -332,6 +335,30 @@ static size_t judge_batch(sg_engine *e, sg_message **msgs, size_t n,
     return ok;
 }
 
+/* CPU seconds (user + system) the processes of the comma-separated pid
+ * list have used, from /proc/PID/stat (fields 14 and 15); 0 if none. */
+static const char *server_pids;
+static double server_cpu(void) {
+    double t = 0;
+    const char *p = server_pids;
+    while (p && *p) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%ld/stat", strtol(p, NULL, 10));
+        FILE *f = fopen(path, "r");
+        size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f) fclose(f);
+        buf[len] = '\0';
+        char *q = strrchr(buf, ')');
+        unsigned long long ut = 0, st = 0;
+        if (q && sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                        &ut, &st) == 2)
+            t += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        p = strchr(p, ',');
+        if (p) p++;
+    }
+    return t;
+}
+
 /* Every message of the corpus through sg_check three times, with the
  * engine's state in `uri`; message times 100 ms apart. */
 static void engine_run(sg_message **msgs, size_t n, const char *uri, int group,
@@ -352,7 +379,7 @@ static void engine_run(sg_message **msgs, size_t n, const char *uri, int group,
     e->store->ops = &counted;
     memset(ncalls, 0, sizeof ncalls);
     size_t ok = 0, total = 3 * n;
-    double t0 = secs(), c0 = cpu_secs();
+    double t0 = secs(), c0 = cpu_secs(), s0 = server_cpu();
     for (size_t r = 0; batch && r < total; r += (size_t)group) {
         size_t k = total - r < (size_t)group ? total - r : (size_t)group;
         sg__store_begin(e->store);
@@ -372,10 +399,11 @@ static void engine_run(sg_message **msgs, size_t n, const char *uri, int group,
         }
     }
     if (group > 1 && !batch) sg__store_commit(e->store);
-    double t = secs() - t0, c = cpu_secs() - c0;
-    printf("%-40s %9.0f %9.0f %7.1f %7.1f %7.1f %7zu\n", uri, (double)total / t,
-           (double)total / c, (double)ncalls[0] / total,
-           (double)ncalls[1] / total, (double)ncalls[2] / total, total - ok);
+    double t = secs() - t0, c = cpu_secs() - c0, sv = server_cpu() - s0;
+    printf("%-40s %9.0f %9.0f %7.1f %7.1f %7.1f %7zu %7.1f %7.1f\n", uri,
+           (double)total / t, (double)total / c, (double)ncalls[0] / total,
+           (double)ncalls[1] / total, (double)ncalls[2] / total, total - ok,
+           1e6 * c / (double)total, 1e6 * sv / (double)total);
     e->store->ops = &real_ops;
     sg_engine_free(e);
 }
@@ -397,10 +425,14 @@ static int engine_mode(int argc, char **argv) {
         batch = group > 1;
         a++;
     }
+    if (a + 1 < argc && !strcmp(argv[a], "-s")) {
+        server_pids = argv[a + 1];
+        a += 2;
+    }
     printf("%zu messages x 3 passes, %d per commit%s\n", n, group,
            batch ? ", prepared and read ahead per batch" : "");
-    printf("%-40s %9s %9s %7s %7s %7s %7s\n", "store", "checks/s", "per-cpu-s",
-           "get", "put", "incr", "failed");
+    printf("%-40s %9s %9s %7s %7s %7s %7s %7s %7s\n", "store", "checks/s", "per-cpu-s",
+           "get", "put", "incr", "failed", "cpu-us", "srv-us");
     for (; a < argc; a++) engine_run(msgs, n, argv[a], group, batch);
     for (size_t i = 0; i < n; i++) sg_message_free(msgs[i]);
     free(msgs);

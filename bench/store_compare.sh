@@ -12,7 +12,10 @@
 # stops every process it started by PID, also on failure.  Bounded by N.
 # Also prints the Redis commands per check (INFO commandstats, summed over
 # the servers).  RUNS picks some of the runs, e.g. RUNS="scan:redis
-# serve:redis:2" (kinds: memory lmdb redis cluster; default: all).
+# serve:redis:2" (kinds: memory lmdb redis cluster; default: all);
+# CMDSTATS=1 also prints each Redis command's calls per check; MODEL=FILE
+# uses that model instead of BUILD_DIR/default.model.  Redis counts the
+# commands a script runs as calls too (INFO commandstats).
 #   usage: bench/store_compare.sh [BUILD_DIR] [N]   (default build, 50000)
 set -u
 build=${1:-build}; n=${2:-50000}; batch=${BATCH:-200}
@@ -23,7 +26,7 @@ cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-model=$build/default.model
+model=${MODEL:-$build/default.model}
 [ -f "$model" ] || { "$sg" train --quiet --model "$tmp/model" "$here"/../data/corpus/*.jsonl; model=$tmp/model; }
 "$sg" simulate --quiet | head -n "$n" > "$tmp/msgs.jsonl"
 n=$(wc -l < "$tmp/msgs.jsonl")
@@ -60,6 +63,10 @@ flush() { for p in $rp $c1 $c2 $c3; do redis-cli -p $p flushall > /dev/null; red
 # INFO and CONFIG of this script).
 cmds() { local t=0; for p in $rp $c1 $c2 $c3; do
   t=$((t + $(redis-cli -p $p info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),.*/\1 \2/p' | awk '$1!="info" && $1!="config|resetstat" && $1!="config" {s+=$2} END {print s+0}'))); done; echo $t; }
+# Calls per check of each command (CMDSTATS=1), summed over the servers.
+cmdlist() { [ -n "${CMDSTATS:-}" ] || return 0; for p in $rp $c1 $c2 $c3; do
+  redis-cli -p $p info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),.*/\1 \2/p'; done |
+  awk -v n="$1" '$1!="info" && $1!="config|resetstat" && $1!="config" {s[$1]+=$2} END {for (c in s) printf "    %s %.2f", c, s[c]/n; print ""}'; }
 want() { [ -z "${RUNS:-}" ] && return 0; case " $RUNS " in *" $1 "*) return 0 ;; esac; return 1; }
 cpu() { $py -c '
 import os, sys
@@ -91,6 +98,7 @@ for b in memory lmdb redis cluster; do
   $py -c "
 n,w,c,r,k=$n,$wall,$user+$sys,$r1-$r0,$k
 print('%-18s %10.0f %8.2f %13.0f %15.1f %13.1f %10.1f' % ('scan  $b', n/w, w, n/(c+r), 1e6*c/n, 1e6*r/n, k/n))"
+  cmdlist "$n"
 done
 
 # serve KIND NDAEMONS: start the daemons on one store, feed them, stop them.
@@ -117,6 +125,7 @@ import json; d=json.loads('''$out''')
 n=d['messages']
 print('%-18s %10d %8.2f %13d %15.1f %13.1f %10.1f' % ('serve $b x$k', d['checks_per_s'], d['seconds'],
       d['checks_per_cpu_s'], 1e6*d['daemon_cpu_s']/n, 1e6*d['redis_cpu_s']/n, $nc/n))"
+  cmdlist "$n"
 }
 serve memory 1
 serve lmdb 1

@@ -299,8 +299,12 @@ int sg__behav_prefetch(sg_store *st, char (*keys)[SG_BEHAV_KEY_CAP],
  *  (sg__check_prepare done, the caller's outer store group open, e.g.
  *  right after sg__group_begin): reads the first-round keys of all of
  *  them -- band keys, the sender's state (watched), the landing domains'
- *  window and campaign keys -- in one sg__store_batch, so that on Redis
- *  the n messages' first reads cost one round trip instead of n.  Contexts
+ *  window and campaign keys -- in one sg__store_batch, then, from the band
+ *  values read, each known cluster's window, campaign map and receipt in
+ *  a second, and each campaign's record and lists in a third, so that on
+ *  Redis the n messages' reads cost three round trips instead of ~1-2
+ *  each (a cluster or campaign that the batch itself creates is read in
+ *  its message's own step, as without the read-ahead).  Contexts
  *  without a message or whose prepare failed are skipped.  Stores without
  *  a batch op (memory, LMDB) skip it.  Reads run at the earliest message
  *  time of the batch (later reads re-check expiry in the group).

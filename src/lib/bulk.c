@@ -329,9 +329,11 @@ static int prefetch_message(sg_store *st, sg_ctx *c, const sg_behav_msg *rec,
 }
 
 /* The prefetch of one prepared message into the batch's key arena: its
- * first_keys, the sender's watched.  @return SG_OK, or the watch's error. */
+ * first_keys, the sender's watched; *bands gets how many of them are band
+ * keys (first, in band order).  @return SG_OK, or the watch's error. */
 static int batch_one(sg_engine *eng, int slot, sg_ctx *c, int64_t now,
-                     sg_buf *arena, size_t *lens, size_t *nkeys) {
+                     sg_buf *arena, size_t *lens, size_t *nkeys,
+                     size_t *bands) {
     char keys[FIRST_KEYS][SG_BEHAV_KEY_CAP];
     sg_fingerprint fp;
     sg_behav_msg rec = {0};
@@ -345,13 +347,112 @@ static int batch_one(sg_engine *eng, int slot, sg_ctx *c, int64_t now,
     for (size_t i = 0; !rc && i < n; i++)
         if (sg__buf_append(arena, keys[i], lens[*nkeys + i])) rc = SG_ENOMEM;
     if (!rc) *nkeys += n;
+    *bands = sender;
     return rc;
 }
 
-int sg__behav_prefetch_batch(sg_engine *eng, sg_ctx *cs, size_t n) {
-    int slot = find_slot();
-    sg_store *st = eng ? eng->store : NULL;
-    if (!st || !st->ops->batch || slot < 0 || n == 0) return SG_OK;
+/* The cluster a message's bands point to, from their values read ahead
+ * (as assign_cluster finds it: the first band that points somewhere);
+ * 0 when none does (a new text: nothing of its cluster to read). */
+static uint64_t cluster_of(const sg_store_op *op, size_t nbands) {
+    for (size_t b = 0; b < nbands; b++) {
+        const band_val *v = op[b].buf;
+        if (op[b].err == SG_OK && op[b].out_len == sizeof *v && v->cluster)
+            return v->cluster;
+    }
+    return 0;
+}
+
+/* Round 2 of the batch read-ahead: for each message whose text is in a
+ * known cluster, what prefetch_cluster would read for it (the cluster's
+ * window, campaign map and the sender's receipt), all in one batch.  A
+ * message whose cluster an earlier message of the batch creates reads its
+ * own in its judge step, as without the read-ahead. */
+static int batch_clusters(sg_store *st, sg_ctx *cs, size_t n,
+                          const size_t *first, const size_t *nbands,
+                          const sg_store_op *op1, uint64_t *cl, int64_t now) {
+    size_t cap = n * (1 + SG_CAMPAIGN_READ_KEYS), nk = 0;
+    char (*keys)[SG_BEHAV_KEY_CAP] = sg__malloc(cap * sizeof *keys);
+    size_t *lens = sg__malloc(cap * sizeof *lens);
+    sg_store_op *op = sg__malloc(cap * sizeof *op);
+    int rc = keys && lens && op ? SG_OK : SG_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        uint64_t id = nbands[i] ? cluster_of(op1 + first[i], nbands[i]) : 0;
+        cl[i] = id;
+        if (!id) continue;
+        sg_behav_msg rec = {.has_url = sg__ctx_urls(&cs[i])->n > 0, .cluster = id};
+        sg_campaign_msg m;
+        campaign_input(&cs[i], &rec, &m);
+        m.cluster_new = false;
+        window_key(keys[nk], id), lens[nk++] = 20;
+        nk += sg__campaign_read_keys(&m, true, keys + nk, lens + nk);
+    }
+    for (size_t i = 0; !rc && i < nk; i++)
+        op[i] = (sg_store_op){.op = SG_STORE_GET, .key = keys[i], .klen = lens[i]};
+    if (!rc && nk) rc = sg__store_batch(st, op, nk, now);
+    sg__free(keys);
+    sg__free(lens);
+    sg__free(op);
+    return rc;
+}
+
+/* The campaign a message's text or landing domains map to, as campaign.c's
+ * lookup finds it ("cmap:f:<cluster>", then "cmap:d:<domain>"), from the
+ * group: rounds 1 and 2 of the read-ahead read those keys.  "" if none. */
+static void campaign_of(sg_store *st, const sg_campaign_msg *m, uint64_t cl,
+                        char id[SG_CAMPAIGN_ID_LEN]) {
+    char key[SG_BEHAV_KEY_CAP];
+    size_t vlen = 0;
+    int rc = SG_ENOTFOUND;
+    id[0] = '\0';
+    if (cl) {
+        memcpy(key, "cmap:f:", 7);
+        sg__behav_hex64(cl, key + 7);
+        rc = sg__store_get(st, key, 23, id, SG_CAMPAIGN_ID_LEN - 1, &vlen, m->now_ms);
+    }
+    for (size_t i = 0; rc == SG_ENOTFOUND && i < m->ndomains; i++) {
+        size_t kl = (size_t)snprintf(key, sizeof key, "cmap:d:%.255s", m->domains[i]);
+        rc = sg__store_get(st, key, kl, id, SG_CAMPAIGN_ID_LEN - 1, &vlen, m->now_ms);
+    }
+    id[rc == SG_OK && vlen < SG_CAMPAIGN_ID_LEN ? vlen : 0] = '\0';
+}
+
+/* Round 3 of the batch read-ahead: the record and lists of every campaign
+ * the batch's messages map to -- the keys campaign.c's update_campaign
+ * reads in one round trip per message ("camp:<id>", ":s", ":u", ":e",
+ * ":l"; docs/storage.md "Key schema") -- once per campaign. */
+static int batch_campaigns(sg_store *st, sg_ctx *cs, size_t n,
+                           const uint64_t *cl, int64_t now) {
+    static const char *const parts[5] = {"", ":s", ":u", ":e", ":l"};
+    char (*ids)[SG_CAMPAIGN_ID_LEN] = sg__malloc(n * sizeof *ids);
+    char (*keys)[24] = sg__malloc(5 * n * sizeof *keys);
+    sg_store_op *op = sg__malloc(5 * n * sizeof *op);
+    size_t nid = 0, nk = 0;
+    int rc = ids && keys && op ? SG_OK : SG_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!cs[i].msg || cs[i].prep_rc != SG_OK) continue;
+        sg_behav_msg rec = {.has_url = sg__ctx_urls(&cs[i])->n > 0, .cluster = cl[i]};
+        sg_campaign_msg m;
+        campaign_input(&cs[i], &rec, &m);
+        campaign_of(st, &m, cl[i], ids[nid]);
+        bool seen = !ids[nid][0];
+        for (size_t j = 0; j < nid && !seen; j++) seen = !strcmp(ids[j], ids[nid]);
+        if (seen) continue;
+        for (int p = 0; p < 5; p++, nk++) {
+            size_t kl = (size_t)snprintf(keys[nk], sizeof keys[nk], "camp:%s%s", ids[nid], parts[p]);
+            op[nk] = (sg_store_op){.op = SG_STORE_GET, .key = keys[nk], .klen = kl};
+        }
+        nid++;
+    }
+    if (!rc && nk) rc = sg__store_batch(st, op, nk, now);
+    sg__free(ids);
+    sg__free(keys);
+    sg__free(op);
+    return rc;
+}
+
+/* Earliest message time of the batch's prepared messages. */
+static int64_t batch_now(const sg_engine *eng, const sg_ctx *cs, size_t n) {
     int64_t now = INT64_MAX; /* the earliest: later reads re-check expiry */
     for (size_t i = 0; i < n; i++)
         if (cs[i].msg && cs[i].prep_rc == SG_OK) {
@@ -359,19 +460,36 @@ int sg__behav_prefetch_batch(sg_engine *eng, sg_ctx *cs, size_t n) {
             if (!t) t = eng->clock_ms;
             if (t < now) now = t;
         }
-    size_t *lens = sg__malloc(n * FIRST_KEYS * sizeof *lens), nkeys = 0;
+    return now;
+}
+
+int sg__behav_prefetch_batch(sg_engine *eng, sg_ctx *cs, size_t n) {
+    int slot = find_slot();
+    sg_store *st = eng ? eng->store : NULL;
+    if (!st || !st->ops->batch || slot < 0 || n == 0) return SG_OK;
+    int64_t now = batch_now(eng, cs, n);
+    size_t *lens = sg__malloc(n * (FIRST_KEYS + 2) * sizeof *lens), nkeys = 0;
+    size_t *first = lens ? lens + n * FIRST_KEYS : NULL, *nbands = first + n;
+    uint64_t *cl = sg__calloc(n, sizeof *cl);
     sg_buf arena = {0};
-    int rc = lens ? SG_OK : SG_ENOMEM;
-    for (size_t i = 0; !rc && i < n; i++)
+    int rc = lens && cl ? SG_OK : SG_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        first[i] = nkeys, nbands[i] = 0;
         if (cs[i].msg && cs[i].prep_rc == SG_OK)
-            rc = batch_one(eng, slot, &cs[i], now, &arena, lens, &nkeys);
+            rc = batch_one(eng, slot, &cs[i], now, &arena, lens, &nkeys, &nbands[i]);
+    }
     sg_store_op *op = rc ? NULL : sg__malloc((nkeys ? nkeys : 1) * sizeof *op);
-    if (!rc && !op) rc = SG_ENOMEM;
+    band_val *bv = rc ? NULL : sg__malloc((nkeys ? nkeys : 1) * sizeof *bv);
+    if (!rc && (!op || !bv)) rc = SG_ENOMEM;
     for (size_t i = 0, off = 0; !rc && i < nkeys; off += lens[i++])
         op[i] = (sg_store_op){.op = SG_STORE_GET, .key = arena.p + off,
-                              .klen = lens[i]};
+                              .klen = lens[i], .buf = &bv[i], .cap = sizeof bv[i]};
     if (!rc && nkeys) rc = sg__store_batch(st, op, nkeys, now);
+    if (!rc && nkeys) rc = batch_clusters(st, cs, n, first, nbands, op, cl, now);
+    if (!rc && nkeys) rc = batch_campaigns(st, cs, n, cl, now);
+    sg__free(cl);
     sg__free(op);
+    sg__free(bv);
     sg__free(lens);
     sg__buf_free(&arena);
     return rc ? store_err(rc) : SG_OK;

@@ -181,8 +181,8 @@ int sg__store_lmdb_open(const char *dir, const sg_store_lmdb_opts *opts,
  *  (8 bytes, big-endian, ms; 0 = never), then the value's bytes or the
  *  counter in decimal (docs/storage.md "Redis").  Expiry is checked against
  *  now_ms on read; each key with an expiry also gets a Redis TTL of
- *  (expire_at_ms - now_ms) ms of wall clock (SET .. PX), so Redis frees it
- *  by itself.  begin..commit buffers the writes (reads see them) and sends
+ *  (expire_at_ms - now_ms) ms of wall clock (PSETEX, = SET .. PX), so
+ *  Redis frees it by itself.  begin..commit buffers the writes (reads see them) and sends
  *  them at commit in one MULTI/EXEC, one command per key; incr inside a
  *  group returns the value read before plus the group's deltas, and the
  *  add itself is applied atomically on the server (a Lua script) at
@@ -190,7 +190,8 @@ int sg__store_lmdb_open(const char *dir, const sg_store_lmdb_opts *opts,
  *  conflicted take a "turn" at their next read (a retry wins the race).  Connections are made lazily and
  *  remade after a failure (at most every 100 ms; connect timeout 500 ms,
  *  command timeout 2 s).  Outside a group each call is one round trip; a
- *  batch (sg__store_batch) does all its reads in one.  If SIGPIPE is at its
+ *  batch (sg__store_batch) does all its reads in one (one WATCH for all
+ *  its watched keys, one MGET).  If SIGPIPE is at its
  *  default action it is set to SIG_IGN (a dropped connection must not kill
  *  the process).
  *  @param host  host name or address (copied); port 1..65535; database 0.

@@ -50,9 +50,7 @@ typedef struct sg_rpipe {
     size_t nunit, capunit;
     int group;              /* open group's unit index + 1, or 0 */
     int err;                /* sticky SG_ENOMEM while building */
-    const char **argv;      /* scratch for hiredis */
-    size_t *argvlen;
-    size_t capargv;
+    sg_buf resp;            /* scratch: a unit in the Redis protocol */
 } sg_rpipe;
 
 /** Empty the pipeline for reuse: frees the replies, keeps the memory. */
@@ -73,7 +71,9 @@ void sg__rpipe_arg_i64(sg_rpipe *p, int64_t v);
 size_t sg__rpipe_end(sg_rpipe *p, int slot);
 
 /** Append unit u's commands to c's output buffer, preceded by ASKING when
- *  `asking`.  @return SG_OK or SG_ENOMEM. */
+ *  `asking`: formatted in the Redis protocol (RESP) into one scratch
+ *  buffer, which hiredis copies once (no allocation per command).
+ *  @return SG_OK or SG_ENOMEM. */
 int sg__rpipe_append(sg_rpipe *p, sg_runit *u, redisContext *c, bool asking);
 /** Read unit u's replies from c (after sg__rpipe_append).  @return SG_OK,
  *  or SG_ESTORE when the connection failed (c is then unusable). */
