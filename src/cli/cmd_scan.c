@@ -5,6 +5,8 @@
  * State (sender profiles, campaigns) is kept across the whole run, in
  * memory unless --store / --data-dir name a persistent store; then each
  * verdict is written (and flushed) only after its state was committed.
+ * A check runs in the daemon's two phases: a chunk's messages are prepared
+ * on two threads (scan_prep.c), then judged in input order.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,8 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "behavior.h"
 #include "commands.h"
 #include "group.h"
+#include "scan_prep.h"
 
 static void scan_usage(FILE *f) {
     fprintf(f,
@@ -143,15 +147,25 @@ static void count(tally *t, const sg_verdict *v) {
         if (sg_verdict_labels(v) & (1u << i)) t->by_label[i]++;
 }
 
-/* Messages parsed but not judged yet.  With a persistent store that gains
- * from it (sg__group_worth) and a file as input, up to SCAN_GROUP messages
- * share one store commit, and their verdicts are written after it; from a
+/* Lines read but not judged yet, in input order.  From a file, up to
+ * SCAN_CHUNK of them are read before any is judged: the chunk's prepare
+ * phase (sg__check_prepare: normalize, features, model, URLs, fingerprint)
+ * runs on two threads (scan_prep.c), then its messages are judged in
+ * order.  With a persistent store that gains from it (sg__group_worth)
+ * they share one store commit and one read-ahead of their first reads, and
+ * their verdicts are written after the commit; else each is judged on its
+ * own, and a rejected line's error is kept in the chunk and reported in
+ * its turn (stderr reads as when every line is judged at once).  From a
  * pipe every message is judged (and its verdict flushed) at once. */
-#define SCAN_GROUP 256
+#define SCAN_CHUNK 256
 typedef struct chunk {
-    sg_message *m[SCAN_GROUP];
-    size_t lineno[SCAN_GROUP];
+    sg_message *m[SCAN_CHUNK];  /* NULL: a rejected line (defer) */
+    size_t lineno[SCAN_CHUNK];
+    char err[SCAN_CHUNK][256];  /* what was wrong with a rejected line */
+    sg_ctx *c;                  /* cap contexts, recycled (sg__ctx_recycle) */
     size_t n, cap;
+    bool grouped;               /* one store group per chunk */
+    bool defer;                 /* rejected lines are entries of the chunk */
 } chunk;
 
 static void emit(const scan_opts *o, const sg_verdict *v, const sg_message *m, tally *t) {
@@ -167,6 +181,18 @@ static void emit(const scan_opts *o, const sg_verdict *v, const sg_message *m, t
     count(t, v);
 }
 
+/* Report a rejected line: now, or in its turn when the chunk defers. */
+static void reject(const scan_opts *o, const char *name, size_t lineno, chunk *ch,
+                   const char *why) {
+    if (ch->defer) {
+        ch->m[ch->n] = NULL;
+        ch->lineno[ch->n] = lineno;
+        snprintf(ch->err[ch->n++], sizeof ch->err[0], "%s", why);
+    } else if (!o->quiet) {
+        fprintf(stderr, "%s:%zu: %s\n", name, lineno, why);
+    }
+}
+
 /* Parse one input line into the chunk; returns 0 or -1 for a rejected
  * line, -2 fatal. */
 static int scan_line(const scan_opts *o, sg_lines *r, size_t len, chunk *ch) {
@@ -175,11 +201,8 @@ static int scan_line(const scan_opts *o, sg_lines *r, size_t len, chunk *ch) {
     int rc = r->too_long ? SG_ETOOBIG
                          : sg_message_parse_json(r->buf, len, o->eng.max_text_bytes, 0, &m, err, sizeof err);
     if (rc) {
-        if (!o->quiet && r->too_long)
-            fprintf(stderr, "%s:%zu: line longer than %zu bytes; skipped\n",
-                    r->name, r->lineno, r->cap);
-        else if (!o->quiet)
-            fprintf(stderr, "%s:%zu: %s\n", r->name, r->lineno, err);
+        if (r->too_long) snprintf(err, sizeof err, "line longer than %zu bytes; skipped", r->cap);
+        reject(o, r->name, r->lineno, ch, err);
         return rc == SG_ENOMEM ? -2 : -1;
     }
     ch->m[ch->n] = m;
@@ -190,12 +213,14 @@ static int scan_line(const scan_opts *o, sg_lines *r, size_t len, chunk *ch) {
 /* All of the chunk in one store group; false when the group broke or its
  * commit failed (then nothing of it was kept or written). */
 static bool judge_grouped(sg_engine *eng, const scan_opts *o, chunk *ch, tally *t) {
-    sg_verdict *v[SCAN_GROUP] = {0};
+    sg_verdict *v[SCAN_CHUNK] = {0};
     sg_check_group g;
     bool ok = sg__group_begin(&g, eng) == SG_OK;
-    for (size_t i = 0; ok && i < ch->n; i++) ok = sg__group_check(&g, ch->m[i], &v[i]) == SG_OK;
+    /* the first reads of all the messages in one round trip (Redis) */
+    if (ok && sg__behav_prefetch_batch(eng, ch->c, ch->n) != SG_OK) ok = false;
+    for (size_t i = 0; ok && i < ch->n; i++) ok = sg__group_judge(&g, &ch->c[i], &v[i]) == SG_OK;
     if (ok) ok = sg__group_commit(&g) == SG_OK;
-    else sg__group_abort(&g);
+    else sg__group_abort(&g); /* safe when aborted or never opened */
     for (size_t i = 0; i < ch->n; i++) {
         if (ok) emit(o, v[i], ch->m[i], t);
         sg_verdict_free(v[i]);
@@ -203,13 +228,30 @@ static bool judge_grouped(sg_engine *eng, const scan_opts *o, chunk *ch, tally *
     return ok;
 }
 
-/* Judge the chunk's messages; returns how many were rejected, or -2 fatal. */
-static int judge_chunk(sg_engine *eng, const scan_opts *o, const char *name, chunk *ch, tally *t) {
+/* Empty the chunk: free its messages, keep its contexts for the next. */
+static void chunk_clear(chunk *ch) {
+    for (size_t i = 0; i < ch->n; i++) {
+        sg__ctx_recycle(&ch->c[i]);
+        sg_message_free(ch->m[i]);
+    }
+    ch->n = 0;
+}
+
+/* Prepare and judge the chunk's messages, in order; returns how many were
+ * rejected, or -2 fatal.  After a broken group each message is judged
+ * again on its own (its prepared context is kept). */
+static int judge_chunk(sg_engine *eng, sg_scan_prep *prep, const scan_opts *o,
+                       const char *name, chunk *ch, tally *t) {
     int bad = 0;
-    bool done = ch->n > 1 && judge_grouped(eng, o, ch, t);
+    sg_scan_prep_all(prep, eng, ch->m, ch->c, ch->n);
+    bool done = ch->grouped && ch->n > 1 && judge_grouped(eng, o, ch, t);
     for (size_t i = 0; !done && i < ch->n && bad >= 0; i++) { /* one by one */
         sg_verdict *v = NULL;
-        int rc = sg_check(eng, ch->m[i], &v);
+        if (!ch->m[i]) { /* a rejected line, counted when it was read */
+            if (!o->quiet) fprintf(stderr, "%s:%zu: %s\n", name, ch->lineno[i], ch->err[i]);
+            continue;
+        }
+        int rc = sg__check_judge(eng, &ch->c[i], &v);
         if (rc) {
             if (!o->quiet) fprintf(stderr, "%s:%zu: %s\n", name, ch->lineno[i], sg_engine_errmsg(eng));
             bad = rc == SG_ENOMEM ? -2 : bad + 1;
@@ -220,9 +262,29 @@ static int judge_chunk(sg_engine *eng, const scan_opts *o, const char *name, chu
         if (o->durable) fflush(stdout); /* committed: let the reader see it */
     }
     if (o->durable) fflush(stdout);
-    for (size_t i = 0; i < ch->n; i++) sg_message_free(ch->m[i]);
-    ch->n = 0;
+    chunk_clear(ch);
     return bad;
+}
+
+/* A chunk of SCAN_CHUNK lines from a file, else of one; NULL when out of
+ * memory. */
+static chunk *chunk_new(sg_engine *eng, const scan_opts *o, const sg_lines *r) {
+    chunk *ch = sg__calloc(1, sizeof *ch);
+    if (!ch) return NULL;
+    ch->cap = r->total_bytes ? SCAN_CHUNK : 1;
+    ch->grouped = ch->cap > 1 && o->durable && sg__group_worth(eng);
+    ch->defer = ch->cap > 1 && !ch->grouped;
+    ch->c = sg__calloc(ch->cap, sizeof *ch->c);
+    if (!ch->c) { sg__free(ch); return NULL; }
+    return ch;
+}
+
+static void chunk_free(chunk *ch) {
+    if (!ch) return;
+    for (size_t i = 0; i < ch->n; i++) sg_message_free(ch->m[i]);
+    for (size_t i = 0; i < ch->cap; i++) sg__ctx_free(&ch->c[i]);
+    sg__free(ch->c);
+    sg__free(ch);
 }
 
 static void print_summary(const tally *t) {
@@ -233,6 +295,35 @@ static void print_summary(const tally *t) {
     for (unsigned i = 0; i < SG_LABEL_COUNT_; i++)
         fprintf(stderr, " %s %zu", sg_label_name(1u << i), t->by_label[i]);
     fprintf(stderr, "\n");
+}
+
+/* Read, judge and write the whole input; returns 1 when a fatal error
+ * stopped it.  A line that runs out of memory stops the scan; a chunk
+ * that defers its errors is judged up to it first (as line by line). */
+static int scan_all(sg_engine *eng, const scan_opts *o, sg_lines *r, chunk *ch, tally *t) {
+    sg_scan_prep *prep = ch->cap > 1 ? sg_scan_prep_start(eng) : NULL;
+    size_t len;
+    int fatal = 0;
+    while (!fatal && sg_lines_next(r, &len) == 1) {
+        if (len == 0) continue;
+        t->lines++;
+        int s = scan_line(o, r, len, ch);
+        if (s == -1) t->bad++;
+        if (s == -2) fatal = 1;
+        if ((!fatal && ch->n == ch->cap) || (fatal && ch->defer)) {
+            int b = judge_chunk(eng, prep, o, r->name, ch, t);
+            if (b < 0) fatal = 1;
+            else t->bad += (size_t)b;
+        }
+        if ((t->lines & 1023) == 0) { fflush(stdout); sg_progress("scan", r->bytes_read, r->total_bytes); }
+    }
+    if (!fatal) {
+        int b = judge_chunk(eng, prep, o, r->name, ch, t);
+        if (b < 0) fatal = 1;
+        else t->bad += (size_t)b;
+    }
+    sg_scan_prep_stop(prep);
+    return fatal;
 }
 
 int sg_cmd_scan(int argc, char **argv) {
@@ -249,28 +340,10 @@ int sg_cmd_scan(int argc, char **argv) {
         return EXIT_FATAL;
     }
     tally t = {0};
-    chunk ch = {.cap = o.durable && r.total_bytes && sg__group_worth(eng) ? SCAN_GROUP : 1};
-    size_t len;
-    int got, fatal = 0;
-    while (!fatal && (got = sg_lines_next(&r, &len)) == 1) {
-        if (len == 0) continue;
-        t.lines++;
-        int s = scan_line(&o, &r, len, &ch);
-        if (s == -1) t.bad++;
-        if (s == -2) fatal = 1;
-        if (!fatal && ch.n == ch.cap) {
-            int b = judge_chunk(eng, &o, r.name, &ch, &t);
-            if (b < 0) fatal = 1;
-            else t.bad += (size_t)b;
-        }
-        if ((t.lines & 1023) == 0) { fflush(stdout); sg_progress("scan", r.bytes_read, r.total_bytes); }
-    }
-    if (!fatal) {
-        int b = judge_chunk(eng, &o, r.name, &ch, &t);
-        if (b < 0) fatal = 1;
-        else t.bad += (size_t)b;
-    }
-    for (size_t i = 0; i < ch.n; i++) sg_message_free(ch.m[i]);
+    chunk *ch = chunk_new(eng, &o, &r);
+    int fatal = ch ? scan_all(eng, &o, &r, ch, &t) : 1;
+    if (!ch) sg_cli_error("scan", "out of memory");
+    chunk_free(ch);
     sg_progress_end();
     fflush(stdout);
     if (o.summary) print_summary(&t);
