@@ -7,9 +7,11 @@
  * test split) sent as the daemon benchmark sends them: from 10,000
  * accounts to 10,000, every other one to a contact, one every ms, memory
  * store, default model.  Thread CPU time per message, after a warm-up.
+ * A second split run recycles one context (the daemon's way).
  *   usage: bench_split [SMS_TEST.jsonl] [MESSAGES]   (default 100000)
  */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,27 +83,65 @@ static double run_check(char **texts, size_t nt, size_t n) {
     return us;
 }
 
-/* The two phases apart, over the second half: *prep and *judge us. */
-static void run_split(char **texts, size_t nt, size_t n, double *prep, double *judge) {
+/* The two phases apart, over the second half: *prep and *judge us.
+ * reuse: one context recycled across messages, as the daemon does
+ * (sg__check_prepare_reuse + sg__ctx_recycle), else a fresh one each. */
+static void run_split(char **texts, size_t nt, size_t n, bool reuse, double *prep,
+                      double *judge) {
     sg_engine *e = engine();
     sg_normctx *nc;
     if (sg__normctx_new(&nc)) exit(3);
     double tp = 0, tj = 0;
+    sg_ctx c;
+    memset(&c, 0, sizeof c);
     for (size_t i = 0; i < n; i++) {
         sg_message *m = message(texts, nt, i);
-        sg_ctx c;
         sg_verdict *v;
         double a = cpu_us();
-        sg__check_prepare(e, m, &c, nc);
+        if (reuse) sg__check_prepare_reuse(e, m, &c, nc);
+        else sg__check_prepare(e, m, &c, nc);
         double b = cpu_us();
         if (sg__check_judge(e, &c, &v) == SG_OK) sg_verdict_free(v);
         double d = cpu_us();
         if (i >= n / 2) tp += b - a, tj += d - b;
-        sg__ctx_free(&c);
+        if (reuse) sg__ctx_recycle(&c);
+        else sg__ctx_free(&c);
         sg_message_free(m);
     }
+    sg__ctx_free(&c);
     *prep = tp / (n - n / 2);
     *judge = tj / (n - n / 2);
+    sg__normctx_free(nc);
+    sg_engine_free(e);
+}
+
+/* sg__features alone (one reused vector) and sg__model_margin on it, over
+ * the texts normalized once: *feat and *margin us per text. */
+static void run_features(char **texts, size_t nt, size_t rounds, double *feat,
+                         double *margin) {
+    sg_engine *e = engine();
+    sg_normctx *nc;
+    sg_norm *norm = calloc(nt, sizeof *norm);
+    if (sg__normctx_new(&nc) || !norm) exit(3);
+    for (size_t i = 0; i < nt; i++) sg__normalize(nc, texts[i], strlen(texts[i]), &norm[i]);
+    sg_featvec fv = {0};
+    double tf = 0, tm = 0, sink = 0;
+    for (size_t r = 0; r < rounds; r++) { /* features; features + margin */
+        double a = cpu_us();
+        for (size_t i = 0; i < nt; i++) sg__features(&norm[i], e->opt.hash_bits, &fv);
+        double b = cpu_us();
+        for (size_t i = 0; i < nt; i++) {
+            sg__features(&norm[i], e->opt.hash_bits, &fv);
+            sink += sg__model_margin(&e->model, &fv);
+        }
+        tf += b - a, tm += (cpu_us() - b) - (b - a);
+    }
+    if (sink == 12345.678) printf("%f\n", sink); /* keep the margins */
+    *feat = tf / (rounds * nt);
+    *margin = tm / (rounds * nt);
+    sg__featvec_free(&fv);
+    for (size_t i = 0; i < nt; i++) sg__norm_free(&norm[i]);
+    free(norm);
     sg__normctx_free(nc);
     sg_engine_free(e);
 }
@@ -112,13 +152,20 @@ int main(int argc, char **argv) {
     if (n < 2) n = 2;
     char **texts = load(path, &nt);
     if (!nt) { fprintf(stderr, "no texts in %s\n", path); return 3; }
-    double check = run_check(texts, nt, n), prep, judge;
-    run_split(texts, nt, n, &prep, &judge);
+    double check = run_check(texts, nt, n), prep, judge, prep_r, judge_r;
+    run_split(texts, nt, n, false, &prep, &judge);
+    run_split(texts, nt, n, true, &prep_r, &judge_r);
     printf("%zu messages (%zu texts), 10,000 senders, memory store; thread CPU per "
            "message over the last %zu:\n", n, nt, n - n / 2);
     printf("  sg_check            %6.2f us\n", check);
     printf("  prepare phase       %6.2f us  (parallel, outside the daemon's lock)\n", prep);
     printf("  judge phase         %6.2f us  (under the lock)\n", judge);
+    double feat, margin;
+    run_features(texts, nt, 20, &feat, &margin);
+    printf("  features alone      %6.2f us, then the model margin %.2f us (texts "
+           "normalized once, 20 rounds)\n", feat, margin);
+    printf("  recycled context:   prepare %.2f us, judge %.2f us  (as the daemon)\n",
+           prep_r, judge_r);
     for (size_t i = 0; i < nt; i++) free(texts[i]);
     free(texts);
     return 0;

@@ -168,6 +168,8 @@ typedef struct sg_serve {
                                    learn, operator decisions, SIGHUP) */
     pthread_key_t nc_key;       /* each worker thread's normalizer scratch
                                    (sg_serve_thread_nc) */
+    pthread_key_t work_key;     /* each worker thread's recycled check
+                                   contexts (serve_api.c) */
     struct sg_serve_pool *pool; /* helpers that prepare batches (serve_prep.c) */
     bool model_dirty;           /* reports changed the model (eng_lock) */
     char model_out[4096];       /* where to save it at exit, "" = nowhere */
@@ -191,6 +193,12 @@ int64_t sg_serve_wall_ms(void);
 uint64_t sg_serve_mono_ns(void);
 /** CPU time of the calling thread, ns. */
 uint64_t sg_serve_thread_cpu_ns(void);
+/** Whether to time a phase (0 prepare, 1 judge) of a request of n messages
+ *  with sg_serve_thread_cpu_ns, and how many times to count what it
+ *  took: 1 for n >= 8; else 8 for one call in 8 of this thread and phase,
+ *  0 for the others (the clock costs a system call: an unbiased sample
+ *  for single checks).  serve.c. */
+unsigned sg_serve_cpu_weight(int phase, size_t n);
 /** The time used for state queries and reports: the engine's clock (the
  *  latest message time) when it has one, else the wall clock.  Call with
  *  eng_lock held. */
@@ -201,6 +209,10 @@ int64_t sg_serve_now_ms(sg_serve *s);
 struct sg_normctx;
 struct sg_normctx *sg_serve_thread_nc(sg_serve *s);
 
+/** Destructor of a worker thread's recycled contexts (serve_api.c), for
+ *  pthread_key_create(&s->work_key, ...). */
+void sg_serve_work_free(void *work);
+
 /** Helper threads for the prepare phase of batches (serve_prep.c); NULL
  *  when out of memory (batches are then prepared by their own thread). */
 typedef struct sg_serve_pool sg_serve_pool;
@@ -208,8 +220,8 @@ sg_serve_pool *sg_serve_pool_start(sg_serve *s, unsigned helpers);
 /** Stop and join the helpers (NULL is a no-op). */
 void sg_serve_pool_stop(sg_serve_pool *p);
 
-/** The prepare phase (sg__check_prepare) of the messages m[0..n) that are
- *  not NULL, into c[i], in chunks shared by the calling thread and idle
+/** The prepare phase (sg__check_prepare_reuse) of the messages m[0..n)
+ *  that are not NULL, into c[i] (each zero or recycled), in chunks shared by the calling thread and idle
  *  helpers; returns when all are prepared.  Call with prep_lock held for
  *  reading and eng_lock not held. */
 void sg_serve_prepare_all(sg_serve *s, sg_message **m, sg_ctx *c, size_t n);

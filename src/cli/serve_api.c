@@ -160,6 +160,48 @@ static void count(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
     }
 }
 
+/* Contexts kept per worker thread, recycled across requests
+ * (sg__ctx_recycle): each keeps its feature buffer (~12 KiB for an SMS),
+ * signal array and detail block, so preparing a message allocates none of
+ * them.  At most WORK_KEEP per thread (at most ~7 MiB): a larger batch
+ * gets fresh contexts, freed after it. */
+#define WORK_KEEP 256
+
+typedef struct work {
+    sg_ctx *c;
+    size_t n;
+} work;
+
+void sg_serve_work_free(void *p) {
+    work *w = p;
+    if (!w) return;
+    for (size_t i = 0; i < w->n; i++) sg__ctx_free(&w->c[i]);
+    free(w->c);
+    free(w);
+}
+
+/* n contexts, each zero or recycled: the thread's own when *kept, else
+ * fresh zeroed ones (free with free() after sg__ctx_free); NULL when out
+ * of memory. */
+static sg_ctx *ctx_get(sg_serve *s, size_t n, bool *kept) {
+    *kept = false;
+    work *w = pthread_getspecific(s->work_key);
+    if (!w && (w = calloc(1, sizeof *w)) && pthread_setspecific(s->work_key, w)) {
+        free(w);
+        w = NULL;
+    }
+    if (!w || n > WORK_KEEP) return calloc(n, sizeof(sg_ctx));
+    if (w->n < n) {
+        sg_ctx *c = realloc(w->c, n * sizeof *c);
+        if (!c) return calloc(n, sizeof(sg_ctx));
+        memset(c + w->n, 0, (n - w->n) * sizeof *c);
+        w->c = c;
+        w->n = n;
+    }
+    *kept = true;
+    return w->c;
+}
+
 /* Judge n parsed messages: prepare them in parallel with other requests,
  * then the judge phase under one lock acquisition.  v[i] stays NULL and
  * rc[i] gets the error for a message that failed (or UNJUDGED_* when the
@@ -167,7 +209,8 @@ static void count(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
 static void judge(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
                   int *rc, char (*why)[256]) {
     int mode = failure_mode(s);
-    sg_ctx one, *c = n == 1 ? &one : calloc(n, sizeof *c);
+    bool kept;
+    sg_ctx *c = ctx_get(s, n, &kept);
     if (!c) {
         for (size_t i = 0; i < n; i++)
             if (m[i]) rc[i] = SG_ENOMEM, snprintf(why[i], sizeof why[i], "out of memory");
@@ -176,7 +219,8 @@ static void judge(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
     }
     prepare(s, m, c, n);
     pthread_mutex_lock(&s->eng_lock);
-    uint64_t cpu0 = sg_serve_thread_cpu_ns();
+    unsigned weight = sg_serve_cpu_weight(1, n);
+    uint64_t cpu0 = weight ? sg_serve_thread_cpu_ns() : 0;
     bool grouped = judge_grouped(s, m, c, n, v);
     for (size_t i = 0; !grouped && i < n; i++) {
         if (!m[i]) continue;
@@ -184,12 +228,17 @@ static void judge(sg_serve *s, sg_message **m, size_t n, sg_verdict **v,
         if (rc[i]) snprintf(why[i], sizeof why[i], "%s", sg_engine_errmsg(s->eng));
         else note_campaign(s, sg_verdict_campaign(v[i]), sg_message_ts(m[i]));
     }
-    atomic_fetch_add_explicit(&s->metrics.judge_cpu_ns, sg_serve_thread_cpu_ns() - cpu0,
-                              memory_order_relaxed);
+    if (weight)
+        atomic_fetch_add_explicit(&s->metrics.judge_cpu_ns,
+                                  (sg_serve_thread_cpu_ns() - cpu0) * weight,
+                                  memory_order_relaxed);
     pthread_mutex_unlock(&s->eng_lock);
-    for (size_t i = 0; i < n; i++)
-        if (m[i]) sg__ctx_free(&c[i]);
-    if (c != &one) free(c);
+    for (size_t i = 0; i < n; i++) {
+        if (!m[i]) continue;
+        if (kept) sg__ctx_recycle(&c[i]);
+        else sg__ctx_free(&c[i]);
+    }
+    if (!kept) free(c);
     count(s, m, n, v, rc, mode);
 }
 
@@ -260,42 +309,38 @@ static int batch_parse(sg_serve *s, json_t *arr, batch *b) {
     return SG_OK;
 }
 
-/* "[v1,v2,...]"; an element that failed is {"error": "..."}. */
+/* One element that is not a verdict: an unjudged answer or an error. */
+static char *batch_other(batch *b, size_t i) {
+    if (b->rc[i] == UNJUDGED_DELIVER || b->rc[i] == UNJUDGED_HOLD)
+        return unjudged_json(b->m[i], b->rc[i], b->why[i]);
+    json_t *o = json_pack("{s:s, s:I}", "error",
+                          b->why[i][0] ? b->why[i] : sg_strerror(b->rc[i]),
+                          "index", (json_int_t)i);
+    char *piece = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    return piece;
+}
+
+/* "[v1,v2,...]"; an element that failed is {"error": "..."}.  Verdicts are
+ * rendered straight into the answer (sg__verdict_json_append), which goes
+ * to MHD as it is (malloc'd: MHD frees it). */
 static char *batch_render(batch *b, size_t *len) {
-    size_t cap = 2 + b->n * 512, used = 0;
-    char *out = malloc(cap);
-    if (!out) return NULL;
-    out[used++] = '[';
-    for (size_t i = 0; i < b->n; i++) {
-        char *piece = NULL;
-        if (b->v[i]) {
-            piece = sg_verdict_to_json(b->v[i]);
-        } else if (b->rc[i] == UNJUDGED_DELIVER || b->rc[i] == UNJUDGED_HOLD) {
-            piece = unjudged_json(b->m[i], b->rc[i], b->why[i]);
-        } else {
-            json_t *o = json_pack("{s:s, s:I}", "error",
-                                  b->why[i][0] ? b->why[i] : sg_strerror(b->rc[i]),
-                                  "index", (json_int_t)i);
-            piece = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-            json_decref(o);
+    sg_buf out = {malloc(2 + b->n * 600), 0, 2 + b->n * 600};
+    bool ok = out.p && sg__buf_append(&out, "[", 1) == SG_OK;
+    for (size_t i = 0; ok && i < b->n; i++) {
+        if (i) ok = sg__buf_append(&out, ",", 1) == SG_OK;
+        if (ok && b->v[i]) {
+            ok = sg__verdict_json_append(&out, b->v[i]) == SG_OK;
+        } else if (ok) {
+            char *piece = batch_other(b, i);
+            ok = piece && sg__buf_append(&out, piece, strlen(piece)) == SG_OK;
+            free(piece);
         }
-        if (!piece) { free(out); return NULL; }
-        size_t pl = strlen(piece);
-        if (used + pl + 3 > cap) { /* ',' + piece, room left for "]\0" */
-            while (used + pl + 3 > cap) cap *= 2;
-            char *p = realloc(out, cap);
-            if (!p) { free(piece); free(out); return NULL; }
-            out = p;
-        }
-        if (i) out[used++] = ',';
-        memcpy(out + used, piece, pl);
-        used += pl;
-        free(piece);
     }
-    out[used++] = ']';
-    out[used] = '\0';
-    *len = used;
-    return out;
+    if (ok) ok = sg__buf_append(&out, "]", 1) == SG_OK;
+    if (!ok) { sg__buf_free(&out); return NULL; }
+    *len = out.len;
+    return out.p;
 }
 
 static void check_batch(sg_serve *s, const char *body, size_t len,

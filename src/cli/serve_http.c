@@ -20,11 +20,17 @@
 #include "serve.h"
 #include "serve_enforce.h"
 
+/* A body is first allocated at its Content-Length (one allocation, no
+ * regrowth and copies), but never above this before its bytes arrive. */
+#define DECLARED_MAX ((size_t)1 << 20)
+
 /* Per-request state, kept in MHD's *con_cls from the first call on. */
 typedef struct req {
     char *body;
     size_t len, cap;
     size_t limit;       /* max_body_bytes when the request started */
+    size_t declared;    /* Content-Length (0: none), at most DECLARED_MAX:
+                           the body's first size */
     bool too_big;
     uint64_t t0_ns;
 } req;
@@ -117,7 +123,9 @@ static req *req_start(sg_serve *s, struct MHD_Connection *c) {
     q->limit = (size_t)s->cfg.max_body_bytes;
     pthread_rwlock_unlock(&s->cfg_lock);
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > q->limit) q->too_big = true;
+    unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
+    if (want > q->limit) q->too_big = true;
+    else q->declared = want < DECLARED_MAX ? (size_t)want : DECLARED_MAX;
     atomic_fetch_add(&s->inflight, 1);
     return q;
 }
@@ -132,7 +140,7 @@ static void req_append(req *q, const char *data, size_t n) {
         return;
     }
     if (q->len + n + 1 > q->cap) {
-        size_t cap = q->cap ? q->cap : 4096;
+        size_t cap = q->cap ? q->cap : q->declared >= 4096 ? q->declared + 1 : 4096;
         while (cap < q->len + n + 1) cap *= 2;
         char *p = realloc(q->body, cap);
         if (!p) { q->too_big = true; return; }

@@ -1,7 +1,7 @@
 /*
  * serve_prep.c -- the prepare phase of a batch, spread over the cores:
  * the request's worker thread and a few helper threads each take chunks of
- * the batch's messages and run sg__check_prepare on them (normalize,
+ * the batch's messages and run sg__check_prepare_reuse on them (normalize,
  * features, model, URLs, fingerprint; src/lib/engine.c), outside the
  * engine lock.  The judge phase stays with the request's thread (serve_api.c).
  * Helpers never take a lock of the engine: they run while the request's
@@ -41,16 +41,19 @@ struct sg_serve_pool {
 static void work(prep_job *j) {
     sg_normctx *nc = sg_serve_thread_nc(j->s);
     if (!nc) return; /* out of memory: the others do this job */
-    uint64_t cpu0 = sg_serve_thread_cpu_ns();
+    unsigned weight = sg_serve_cpu_weight(0, j->n);
+    uint64_t cpu0 = weight ? sg_serve_thread_cpu_ns() : 0;
     for (;;) {
         size_t k = atomic_fetch_add(&j->next, 1);
         if (k >= j->nchunks) break;
         size_t end = (k + 1) * CHUNK < j->n ? (k + 1) * CHUNK : j->n;
         for (size_t i = k * CHUNK; i < end; i++)
-            if (j->m[i]) sg__check_prepare(j->s->eng, j->m[i], &j->c[i], nc);
+            if (j->m[i]) sg__check_prepare_reuse(j->s->eng, j->m[i], &j->c[i], nc);
     }
-    atomic_fetch_add_explicit(&j->s->metrics.prepare_cpu_ns,
-                              sg_serve_thread_cpu_ns() - cpu0, memory_order_relaxed);
+    if (weight)
+        atomic_fetch_add_explicit(&j->s->metrics.prepare_cpu_ns,
+                                  (sg_serve_thread_cpu_ns() - cpu0) * weight,
+                                  memory_order_relaxed);
 }
 
 static void *helper(void *arg) {
@@ -132,7 +135,7 @@ void sg_serve_prepare_all(sg_serve *s, sg_message **m, sg_ctx *c, size_t n) {
         pthread_mutex_lock(&s->eng_lock);
         for (size_t k; (k = atomic_fetch_add(&j.next, 1)) < j.nchunks;)
             for (size_t i = k * CHUNK; i < n && i < (k + 1) * CHUNK; i++)
-                if (m[i]) sg__check_prepare(s->eng, m[i], &c[i], NULL);
+                if (m[i]) sg__check_prepare_reuse(s->eng, m[i], &c[i], NULL);
         pthread_mutex_unlock(&s->eng_lock);
     }
 }

@@ -200,12 +200,62 @@ const char *sg_default_model_path(void) {
 
 /* ---------------------------------------------------------------- context */
 
+/* The signals' details: copied into chunks that the context owns (one
+ * allocation for many details; a recycled context keeps its first chunk),
+ * freed all at once with it. */
+#define DETAIL_CHUNK 1024
+
+struct sg_detail_chunk {
+    struct sg_detail_chunk *next;
+    size_t used, cap;
+    char data[];
+};
+
+static char *detail_copy(sg_ctx *c, const char *s, size_t len) {
+    struct sg_detail_chunk *k = c->details;
+    if (!k || k->cap - k->used < len + 1) {
+        size_t cap = len + 1 > DETAIL_CHUNK ? len + 1 : DETAIL_CHUNK;
+        struct sg_detail_chunk *n = sg__malloc(sizeof *n + cap);
+        if (!n) return NULL;
+        *n = (struct sg_detail_chunk){k, 0, cap};
+        c->details = k = n;
+    }
+    char *d = k->data + k->used;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    k->used += len + 1;
+    return d;
+}
+
+static void details_free(struct sg_detail_chunk *k) {
+    while (k) {
+        struct sg_detail_chunk *next = k->next;
+        sg__free(k);
+        k = next;
+    }
+}
+
+/* What a recycled context keeps (sg__ctx_recycle): buffers, all empty. */
+typedef struct ctx_keep {
+    sg_featvec fv;
+    sg_signal *sig;
+    size_t capsig;
+    struct sg_detail_chunk *details;
+} ctx_keep;
+
 /* Normalize, features and the content margin into c (zeroed first), with
  * the normalizer scratch nc; touches nothing in eng.  The time is set by
- * the judge phase (it reads the engine clock). */
+ * the judge phase (it reads the engine clock).  keep: buffers to reuse
+ * (sg__ctx_recycle), or NULL. */
 static int ctx_setup(sg_engine *eng, const sg_message *msg, sg_ctx *c,
-                     sg_normctx *nc) {
+                     sg_normctx *nc, const ctx_keep *keep) {
     memset(c, 0, sizeof *c);
+    if (keep) {
+        c->fv = keep->fv;
+        c->sig = keep->sig;
+        c->capsig = keep->capsig;
+        c->details = keep->details;
+    }
     c->eng = eng;
     c->msg = msg;
     c->prep_failed = -1;
@@ -231,7 +281,7 @@ static int setup_error(sg_engine *eng, const sg_ctx *c, int rc) {
 }
 
 int sg__ctx_init(sg_engine *eng, const sg_message *msg, sg_ctx *c) {
-    int rc = ctx_setup(eng, msg, c, eng->nc);
+    int rc = ctx_setup(eng, msg, c, eng->nc, NULL);
     if (rc) {
         setup_error(eng, c, rc);
         sg__ctx_free(c);
@@ -247,13 +297,39 @@ int sg__ctx_init(sg_engine *eng, const sg_message *msg, sg_ctx *c) {
 void sg__ctx_free(sg_ctx *c) {
     sg__norm_free(&c->norm);
     sg__featvec_free(&c->fv);
-    for (size_t i = 0; i < c->nsig; i++) sg__free(c->sig[i].detail);
+    details_free(c->details);
     sg__free(c->sig);
     sg__free(c->campaign);
     if (c->urls) sg__urlset_free(c->urls);
     for (size_t i = 0; i < sizeof c->prep / sizeof c->prep[0]; i++)
         sg__free(c->prep[i]);
     memset(c, 0, sizeof *c);
+}
+
+/* Feature buffers larger than this (in features; 28 KiB, room for an
+ * SMS-length text) are not kept by sg__ctx_recycle: long texts must not
+ * pin their buffers for good. */
+#define RECYCLE_MAX_FEATS 1024
+
+void sg__ctx_recycle(sg_ctx *c) {
+    ctx_keep k = {c->fv, c->sig, c->capsig, c->details};
+    c->fv = (sg_featvec){0};
+    c->sig = NULL;
+    c->details = NULL;
+    sg__ctx_free(c);
+    if (k.fv.cap > RECYCLE_MAX_FEATS) sg__featvec_free(&k.fv);
+    if (k.details && k.details->cap == DETAIL_CHUNK) { /* keep one, emptied */
+        details_free(k.details->next);
+        k.details->next = NULL;
+        k.details->used = 0;
+    } else {
+        details_free(k.details);
+        k.details = NULL;
+    }
+    c->fv = (sg_featvec){k.fv.v, 0, k.fv.cap};
+    c->sig = k.sig;
+    c->capsig = k.sig ? k.capsig : 0;
+    c->details = k.details;
 }
 
 /* Append a signal whose detail is fmt/ap (cut at 511 bytes). */
@@ -270,7 +346,7 @@ static int add_signal(sg_ctx *c, const char *code, double weight,
     char tmp[512];
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     size_t len = n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
-    char *detail = sg__strndup(tmp, strnlen(tmp, len));
+    char *detail = detail_copy(c, tmp, strnlen(tmp, len));
     if (!detail) return SG_ENOMEM;
     c->sig[c->nsig++] = (sg_signal){code, weight, labels, detail, explain};
     c->labels |= labels;
@@ -323,9 +399,10 @@ static int run_detectors(sg_engine *eng, sg_ctx *c) {
     return SG_OK;
 }
 
-int sg__check_prepare(sg_engine *eng, const sg_message *msg, sg_ctx *c,
-                      sg_normctx *nc) {
-    int rc = ctx_setup(eng, msg, c, nc ? nc : eng->nc);
+/* sg__check_prepare; keep as in ctx_setup. */
+static int prepare(sg_engine *eng, const sg_message *msg, sg_ctx *c,
+                   sg_normctx *nc, const ctx_keep *keep) {
+    int rc = ctx_setup(eng, msg, c, nc ? nc : eng->nc, keep);
     for (size_t i = 0; !rc && i < sg__ndetectors; i++) {
         if (!sg__detectors[i]->prepare) continue;
         if ((rc = sg__detectors[i]->prepare(eng->det_state[i], c)))
@@ -339,10 +416,21 @@ int sg__check_prepare(sg_engine *eng, const sg_message *msg, sg_ctx *c,
     return rc;
 }
 
+int sg__check_prepare(sg_engine *eng, const sg_message *msg, sg_ctx *c,
+                      sg_normctx *nc) {
+    return prepare(eng, msg, c, nc, NULL);
+}
+
+int sg__check_prepare_reuse(sg_engine *eng, const sg_message *msg, sg_ctx *c,
+                            sg_normctx *nc) {
+    ctx_keep keep = {{c->fv.v, 0, c->fv.cap}, c->sig, c->capsig, c->details};
+    if (keep.details) keep.details->used = 0;
+    return prepare(eng, msg, c, nc, &keep);
+}
+
 /* Drop what the judge phase added to c, so it can run again. */
 static void judge_rewind(sg_ctx *c) {
-    for (size_t i = c->prep_nsig; i < c->nsig; i++) sg__free(c->sig[i].detail);
-    c->nsig = c->prep_nsig;
+    c->nsig = c->prep_nsig; /* their details stay in c->details till the end */
     c->labels = c->prep_labels;
     c->account_action = c->prep_account_action;
     c->min_action = c->prep_min_action;

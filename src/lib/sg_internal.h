@@ -295,6 +295,8 @@ typedef struct sg_ctx {
     sg_account_action account_action; /* strongest asked for so far */
     sg_action min_action;             /* floor asked for by a detector */
     char *campaign;     /* owned; campaign id or NULL */
+    struct sg_detail_chunk *details; /* owned: where the signals' details
+                                        live (engine.c) */
     sg_urlset *urls;    /* owned; filled by sg__ctx_urls() */
     void *stage[8];     /* per-detector scratch, indexed by detector slot */
     /* The prepare phase (sg__check_prepare) and what the judge phase
@@ -386,6 +388,12 @@ int sg__set_error(sg_engine *eng, int err, const char *fmt, ...)
  *  @return SG_OK, SG_EUTF8, SG_ENOMEM. */
 int sg__ctx_init(sg_engine *eng, const sg_message *msg, sg_ctx *c);
 void sg__ctx_free(sg_ctx *c);
+/** Free what c owns except its feature buffer (kept unless over 28 KiB),
+ *  its signal array and one 1 KiB block for signal details (emptied),
+ *  for sg__check_prepare_reuse: a caller that prepares many messages keeps
+ *  its contexts and saves their allocations.  c is left zeroed but for
+ *  those buffers; sg__ctx_free releases them. */
+void sg__ctx_recycle(sg_ctx *c);
 
 /* sg_check in two phases (engine.c), so that a caller with threads (the
  * daemon) can prepare messages in parallel outside its engine lock and
@@ -408,6 +416,11 @@ void sg__ctx_free(sg_ctx *c);
  *  @return SG_OK, SG_ETOOBIG, SG_EUTF8, SG_EUNICODE, SG_ENOMEM. */
 int sg__check_prepare(sg_engine *eng, const sg_message *msg, sg_ctx *c,
                       sg_normctx *nc);
+/** sg__check_prepare into a context that is all zero or was left by
+ *  sg__ctx_recycle, reusing its buffers (same result, byte for
+ *  byte).  engine.c.  @return as sg__check_prepare. */
+int sg__check_prepare_reuse(sg_engine *eng, const sg_message *msg, sg_ctx *c,
+                            sg_normctx *nc);
 
 /** The judge phase, under the caller's engine lock: the stateful detector
  *  checks (bulk counts, campaigns, sender profile), policy, the store
