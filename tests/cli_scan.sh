@@ -68,6 +68,9 @@ head -c 1000 "$tmp/m" > "$tmp/broken"
 "$bin" scan --model "$tmp/broken" < /dev/null > /dev/null 2> "$tmp/err2.txt"; rc=$?
 expect "damaged model exits 3 (got $rc)" '[ $rc -eq 3 ]'
 expect "damaged model message" 'grep -q "truncated or damaged" "$tmp/err2.txt"'
+SPIMGUARD_MODEL="$tmp/no-such.model" "$bin" check "hi" > /dev/null 2> "$tmp/err3.txt"; rc=$?
+expect "a SPIMGUARD_MODEL naming a missing file exits 3 naming it (got $rc)" \
+  '[ $rc -eq 3 ] && grep -q "SPIMGUARD_MODEL=.*no-such.model" "$tmp/err3.txt"'
 
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

@@ -71,6 +71,9 @@ req POST /v1/check '{"from":"a","to":"b","text":"hi"}' filetok
 expect "env token overrides the config file's (got $code)" '[ "$code" = 401 ]'
 req GET /metrics "" wrongtoken
 expect "metrics with a wrong token is 401 (got $code)" '[ "$code" = 401 ] && is_json_error'
+req GET /metrics
+expect "a fresh daemon has taken no online step (training steps not counted)" \
+  'grep -q "^spimguard_model_updates_total 0$" "$tmp/body"'
 
 # --- single checks
 req POST /v1/check '{"id":"h1","from":"carol@x","to":"bob@x","contact":true,"text":"are we still on for lunch tomorrow at noon?"}'
@@ -213,7 +216,7 @@ expect "port closed after stop" '! curl -s -o /dev/null "http://127.0.0.1:$port/
 "$bin" serve --set port=banana > "$tmp/bad.log" 2>&1; rc=$?
 expect "a bad option value exits 2 with the reason" '[ $rc -eq 2 ] && grep -q "port: \"banana\" is not a number" "$tmp/bad.log"'
 "$bin" serve --listen 0.0.0.0 --port 0 --model "$tmp/model" > "$tmp/open.log" 2>&1; rc=$?
-expect "refuses a non-loopback address without a token (exit 3)" '[ $rc -eq 3 ] && grep -q "without a token" "$tmp/open.log"'
+expect "refuses a non-loopback address without a token (exit 2, usage)" '[ $rc -eq 2 ] && grep -q "without a token" "$tmp/open.log"'
 
 # --- --data-dir: LMDB state and the learned model survive a restart
 token=t2

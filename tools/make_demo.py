@@ -43,5 +43,6 @@ for i, u in enumerate(users[4:16]):
     out.append({"id": f"worm-{i:02d}", "from": victim, "to": u, "text": lure, "ts": t,
                 "contact": True, "client": "python-requests", "client_ip": "203.0.113.50",
                 "truth": "phishing"})
-for r in out:
+for r in out:  # "label" (spam|ham) lets `spimguard eval` score the file too
+    r["label"] = "ham" if r["truth"] == "ham" else "spam"
     print(json.dumps(r, ensure_ascii=False))

@@ -97,6 +97,13 @@ sg_engine *sg_cli_engine(const sg_options *opt, const char *model_path,
     }
     if (!model_path && use_default) {
         model_path = sg_default_model_path();
+        const char *env = getenv("SPIMGUARD_MODEL");
+        if (!model_path && env && *env) {
+            fprintf(stderr, "spimguard: SPIMGUARD_MODEL=%s: no such readable file "
+                            "(a set SPIMGUARD_MODEL is not searched past)\n", env);
+            sg_engine_free(eng);
+            return NULL;
+        }
         if (!model_path) {
             fprintf(stderr, "spimguard: no default model found (build it with `make`, "
                             "or set SPIMGUARD_MODEL, or pass --model)\n");

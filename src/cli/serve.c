@@ -144,6 +144,7 @@ static int engine_open(sg_serve *s) {
     }
     sg_query_sizes z;
     sg__query_sizes(s->eng, &z);
+    s->model_updates_at_load = z.model_updates;
     sg_serve_log("model %s (%lu weights); store %s (%s)", model,
                  (unsigned long)z.model_weights, uri, z.store_name);
     return 0;
@@ -256,6 +257,8 @@ static int wait_signals(sg_serve *s, const sigset_t *set, const char *path,
     }
 }
 
+/* Open everything and listen.  @return 0, -1 (fatal), -2 (a refused
+ * configuration: exit 2). */
 static int start(sg_serve *s, sg_serve_config *cfg) {
     s->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
@@ -277,7 +280,7 @@ static int start(sg_serve *s, sg_serve_config *cfg) {
     if (!loopback && !*s->cfg.token) {
         sg_serve_log("refusing to listen on %s without a token (set token or "
                      "SPIMGUARD_TOKEN)", s->cfg.listen);
-        return -1;
+        return -2; /* a configuration refused: a usage error */
     }
     s->recent = sg_recent_new((size_t)s->cfg.recent_messages, (size_t)s->cfg.recent_bytes);
     if (!s->recent) { sg_serve_log("out of memory"); return -1; }
@@ -307,8 +310,9 @@ int sg_serve_run(const char *config_path, char **overrides, int noverrides) {
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every worker */
     signal(SIGPIPE, SIG_IGN);
     int rc = EXIT_OK;
-    if (start(s, &cfg)) {
-        rc = EXIT_FATAL;
+    int st = start(s, &cfg);
+    if (st) {
+        rc = st == -2 ? EXIT_USAGE : EXIT_FATAL;
     } else {
         wait_signals(s, &set, config_path, overrides, noverrides);
         atomic_store(&s->draining, true);

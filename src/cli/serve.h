@@ -174,6 +174,7 @@ typedef struct sg_serve {
     bool model_dirty;           /* reports changed the model (eng_lock) */
     char model_out[4096];       /* where to save it at exit, "" = nowhere */
     sg_serve_metrics metrics;
+    uint64_t model_updates_at_load; /* the model file's own step count */
     sg_recent *recent;
     struct MHD_Daemon *mhd;
     atomic_int inflight;        /* requests being handled */

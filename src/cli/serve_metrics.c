@@ -162,8 +162,9 @@ static void render_sizes(out *o, sg_serve *s) {
     head(o, "spimguard_model_bytes", "gauge", "Bytes of the content model's weights.");
     put(o, "spimguard_model_bytes %lu\n", (unsigned long)z.model_bytes);
     head(o, "spimguard_model_updates_total", "counter",
-         "Online gradient steps taken by the content model.");
-    put(o, "spimguard_model_updates_total %lu\n", (unsigned long)z.model_updates);
+         "Online gradient steps taken by the content model since it was loaded.");
+    put(o, "spimguard_model_updates_total %lu\n",
+        (unsigned long)(z.model_updates - s->model_updates_at_load));
     head(o, "spimguard_store_keys", "gauge", "Live keys in the state store.");
     put(o, "spimguard_store_keys{backend=\"%s\"} %lu\n", z.store_name,
         (unsigned long)z.store_keys);
