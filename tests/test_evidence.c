@@ -339,6 +339,73 @@ static void a_second_writer_is_refused(void **state) {
     sg__evidence_close(a);
 }
 
+/* One action entry about message `id` (as the fixture writes them). */
+static int append_one(sg_evidence *ev, const char *id, int64_t ts, sg_evidence_ref *ref) {
+    const char *text = "hey, is this you? http://fb-watch-video.net/v";
+    sg_evidence_msg m = {.id = id, .from = accounts[0], .to = accounts[1], .ts_ms = ts,
+                         .text = text, .text_len = strlen(text)};
+    sg_evidence_entry e = {.kind = "message_action", .ts_ms = ts, .account = m.from,
+                           .message_action = "hold", .labels = {"phishing"},
+                           .config_version = "policy:default", .msgs = &m, .nmsgs = 1};
+    return sg__evidence_append(ev, &e, ref);
+}
+
+static size_t file_bytes(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+/* A group of entries (a batch whose store commit may fail) is written only
+ * at its commit; an aborted group leaves the log, the texts and the chain
+ * exactly as they were, so the batch judged again is logged once. */
+static void a_group_is_written_at_commit_and_nothing_of_an_aborted_one(void **state) {
+    fixture *f = *state;
+    char texts[300], err[256];
+    snprintf(texts, sizeof texts, "%s/texts.jsonl", f->dir);
+    sg_evidence_opts o = {.dir = f->dir, .checkpoint_every = 5};
+    sg_evidence *ev;
+    assert_int_equal(sg__evidence_open(&o, &ev, NULL, err, sizeof err), SG_OK);
+    uint64_t n0 = sg__evidence_count(ev);
+    size_t log0 = file_bytes(f->log), texts0 = file_bytes(texts);
+    char head0[SG_EV_HEX_LEN + 1];
+    snprintf(head0, sizeof head0, "%s", sg__evidence_head(ev));
+
+    assert_int_equal(sg__evidence_begin(ev), SG_OK);
+    assert_int_equal(sg__evidence_begin(ev), SG_EINVAL); /* no nesting */
+    for (int i = 0; i < 7; i++) /* past checkpoint_every: a checkpoint inside */
+        assert_int_equal(append_one(ev, "dropped", 1800000000000 + i, NULL), SG_OK);
+    assert_true(sg__evidence_count(ev) > n0 + 7);
+    assert_int_equal(file_bytes(f->log), log0);     /* nothing written yet */
+    sg__evidence_abort(ev);
+    assert_int_equal(sg__evidence_count(ev), n0);
+    assert_string_equal(sg__evidence_head(ev), head0);
+    assert_int_equal(file_bytes(f->log), log0);
+    assert_int_equal(file_bytes(texts), texts0);
+
+    assert_int_equal(sg__evidence_begin(ev), SG_OK);
+    sg_evidence_ref ref;
+    assert_int_equal(append_one(ev, "kept", 1800000001000, &ref), SG_OK);
+    assert_int_equal(ref.seq, n0);                  /* the seq it will have */
+    assert_int_equal(sg__evidence_commit(ev), SG_OK);
+    assert_true(file_bytes(f->log) > log0);
+    assert_true(file_bytes(texts) > texts0);
+    assert_int_equal(sg__evidence_commit(ev), SG_OK); /* none open: nothing */
+    sg__evidence_close(ev);
+
+    sg_ev_report r = verify_file(f, f->log, true);
+    assert_int_equal(r.fault, SG_EV_OK);
+    assert_int_equal(r.signatures_ok, r.checkpoints);
+    lines L = read_lines(f->log);
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < L.n; i++) {
+        kept += strstr(L.v[i], "\"kept\"") != NULL;
+        dropped += strstr(L.v[i], "\"dropped\"") != NULL;
+    }
+    free_lines(&L);
+    assert_int_equal(kept, 1);
+    assert_int_equal(dropped, 0);
+}
+
 static void redaction_removes_the_text_and_keeps_the_chain(void **state) {
     fixture *f = *state;
     lines L = read_lines(f->log);
@@ -443,6 +510,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(checkpoints_verify_only_with_the_right_public_key, setup, teardown),
         cmocka_unit_test_setup_teardown(a_torn_last_line_is_reported_then_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(a_second_writer_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_group_is_written_at_commit_and_nothing_of_an_aborted_one, setup, teardown),
         cmocka_unit_test_setup_teardown(redaction_removes_the_text_and_keeps_the_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(an_edited_text_beside_the_chain_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(an_elided_segment_verifies_against_its_checkpoint, setup, teardown),

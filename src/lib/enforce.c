@@ -350,6 +350,20 @@ static int update_case(sg_engine *eng, sg_enforce *e, sg_ctx *c, bool opens, boo
     return rc;
 }
 
+void sg__enforce_group_begin(sg_engine *eng) {
+    sg_enforce *e = eng ? eng->enforce : NULL;
+    if (e && e->ev && sg__evidence_begin(e->ev))
+        note_failure(e, sg__evidence_errmsg(e->ev), SG_EINVAL);
+}
+
+void sg__enforce_group_end(sg_engine *eng, bool commit) {
+    sg_enforce *e = eng ? eng->enforce : NULL;
+    if (!e || !e->ev) return;
+    if (!commit) { sg__evidence_abort(e->ev); return; }
+    int rc = sg__evidence_commit(e->ev);
+    if (rc) note_failure(e, sg__evidence_errmsg(e->ev), rc);
+}
+
 void sg__enforce_record(sg_engine *eng, sg_ctx *c, const sg_verdict *v) {
     sg_enforce *e = eng->enforce;
     if (!e || !v) return;

@@ -51,6 +51,14 @@ int sg__enforce_adjust(sg_ctx *c, sg_verdict *v);
  *  detail kept in last_error. */
 void sg__enforce_record(sg_engine *eng, sg_ctx *c, const sg_verdict *v);
 
+/** The evidence of a group of checks (group.c) is written only when the
+ *  group's store commit succeeded: begin opens an evidence group
+ *  (sg__evidence_begin); end writes it (commit true) or drops it (false).
+ *  A failure to write is counted like any evidence failure (the store has
+ *  committed by then).  No evidence log: nothing. */
+void sg__enforce_group_begin(sg_engine *eng);
+void sg__enforce_group_end(sg_engine *eng, bool commit);
+
 /** Re-read the policy file (SIGHUP).  Reloadable keys take effect; the
  *  names of changed keys that need a restart go to changed.  A file that
  *  fails to load keeps the old policy.

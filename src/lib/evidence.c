@@ -43,6 +43,16 @@ struct sg_evidence {
     uint64_t since_ckpt;           /* entries after the last checkpoint */
     int64_t last_ckpt_ts;          /* 0 = none seen yet */
     char err[256];
+    /* A group (sg__evidence_begin): its lines wait here until commit. */
+    struct {
+        bool open, checkpointed;   /* a checkpoint was sealed inside */
+        char *log, *texts;         /* pending bytes of log.jsonl, texts.jsonl */
+        size_t nlog, caplog, ntexts, captexts;
+        uint64_t next_seq, since_ckpt;  /* the chain as it was at begin */
+        off_t size;
+        unsigned char head[32];
+        int64_t last_ckpt_ts;
+    } grp;
 };
 
 static int fail(sg_evidence *ev, int rc, const char *fmt, ...)
@@ -95,6 +105,31 @@ static int write_all(int fd, const char *p, size_t n) {
 }
 
 /* Read a whole small file into buf (cap bytes, NUL-terminated). */
+/* Append n bytes to a pending buffer.  @return 0, -1 out of memory. */
+static int buf_add(char **b, size_t *len, size_t *cap, const char *p, size_t n) {
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < *len + n) c *= 2;
+        char *nb = sg__realloc(*b, c);
+        if (!nb) return -1;
+        *b = nb;
+        *cap = c;
+    }
+    memcpy(*b + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+/* Write a whole line to the log (texts: the texts file), or keep it for the
+ * commit when a group is open.  @return 0, -1 with errno set. */
+static int put_line(sg_evidence *ev, bool texts, const char *p, size_t n) {
+    if (!ev->grp.open) return write_all(texts ? ev->tfd : ev->fd, p, n);
+    int bad = texts ? buf_add(&ev->grp.texts, &ev->grp.ntexts, &ev->grp.captexts, p, n)
+                    : buf_add(&ev->grp.log, &ev->grp.nlog, &ev->grp.caplog, p, n);
+    if (bad) errno = ENOMEM;
+    return bad;
+}
+
 static int read_small(const char *path, char *buf, size_t cap) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -210,14 +245,14 @@ static int write_entry(sg_evidence *ev, json_t *o) {
     unsigned char h[32];
     int rc = seal_line(o, &line, &len, ev->head, h);
     if (rc) return fail(ev, rc, "out of memory");
-    if (write_all(ev->fd, line, len)) {
+    if (put_line(ev, false, line, len)) {
         int e = errno;
-        if (ftruncate(ev->fd, ev->size)) { /* keep the log whole */ }
+        if (!ev->grp.open && ftruncate(ev->fd, ev->size)) { /* keep the log whole */ }
         free(line);
         return fail(ev, SG_EIO, "%s/" LOG_NAME ": %s", ev->dir, strerror(e));
     }
     free(line);
-    if (ev->sync_every && fdatasync(ev->fd))
+    if (ev->sync_every && !ev->grp.open && fdatasync(ev->fd))
         return fail(ev, SG_EIO, "%s/" LOG_NAME ": fdatasync: %s", ev->dir, strerror(errno));
     ev->size += (off_t)len;
     memcpy(ev->head, h, 32);
@@ -261,7 +296,8 @@ int sg__evidence_checkpoint(sg_evidence *ev, int64_t ts_ms) {
     int rc = write_entry(ev, o);
     json_decref(o);
     if (rc) return rc;
-    if (fdatasync(ev->fd) || (ev->tfd >= 0 && fdatasync(ev->tfd)))
+    if (ev->grp.open) ev->grp.checkpointed = true; /* synced at the commit */
+    else if (fdatasync(ev->fd) || (ev->tfd >= 0 && fdatasync(ev->tfd)))
         return fail(ev, SG_EIO, "%s: fdatasync: %s", ev->dir, strerror(errno));
     ev->since_ckpt = 0;
     ev->last_ckpt_ts = ts_ms;
@@ -311,7 +347,7 @@ static int keep_text(sg_evidence *ev, const char *text, size_t len,
     if (!s) return fail(ev, SG_ENOMEM, "out of memory");
     size_t n = strlen(s);
     s[n] = '\n'; /* replaces the NUL: one write of the whole line */
-    int bad = write_all(ev->tfd, s, n + 1);
+    int bad = put_line(ev, true, s, n + 1);
     free(s);
     if (bad) return fail(ev, SG_EIO, "%s/" TEXTS_NAME ": %s", ev->dir, strerror(errno));
     return SG_OK;
@@ -584,13 +620,67 @@ int sg__evidence_open(const sg_evidence_opts *o, sg_evidence **out,
     return SG_OK;
 }
 
+/* ------------------------------------------------------------ groups */
+
+int sg__evidence_begin(sg_evidence *ev) {
+    if (!ev) return SG_EINVAL;
+    if (ev->grp.open) return fail(ev, SG_EINVAL, "a group is already open");
+    ev->grp.open = true;
+    ev->grp.checkpointed = false;
+    ev->grp.nlog = ev->grp.ntexts = 0;
+    ev->grp.next_seq = ev->next_seq;
+    ev->grp.since_ckpt = ev->since_ckpt;
+    ev->grp.size = ev->size;
+    memcpy(ev->grp.head, ev->head, 32);
+    ev->grp.last_ckpt_ts = ev->last_ckpt_ts;
+    return SG_OK;
+}
+
+/* Put the chain back as it was at begin and close the group. */
+static void group_rewind(sg_evidence *ev) {
+    ev->next_seq = ev->grp.next_seq;
+    ev->since_ckpt = ev->grp.since_ckpt;
+    ev->size = ev->grp.size;
+    memcpy(ev->head, ev->grp.head, 32);
+    sg__evidence_hex(ev->head, 32, ev->head_hex);
+    ev->last_ckpt_ts = ev->grp.last_ckpt_ts;
+    ev->grp.open = false;
+}
+
+void sg__evidence_abort(sg_evidence *ev) {
+    if (ev && ev->grp.open) group_rewind(ev);
+}
+
+int sg__evidence_commit(sg_evidence *ev) {
+    if (!ev || !ev->grp.open) return SG_OK;
+    ev->grp.open = false;
+    if (ev->grp.ntexts && write_all(ev->tfd, ev->grp.texts, ev->grp.ntexts)) {
+        int e = errno;
+        group_rewind(ev);
+        return fail(ev, SG_EIO, "%s/" TEXTS_NAME ": %s", ev->dir, strerror(e));
+    }
+    if (ev->grp.nlog && write_all(ev->fd, ev->grp.log, ev->grp.nlog)) {
+        int e = errno;
+        if (ftruncate(ev->fd, ev->grp.size)) { /* keep the log whole */ }
+        group_rewind(ev);
+        return fail(ev, SG_EIO, "%s/" LOG_NAME ": %s", ev->dir, strerror(e));
+    }
+    bool sync = ev->grp.nlog && (ev->sync_every || ev->grp.checkpointed);
+    if (sync && (fdatasync(ev->fd) || (ev->tfd >= 0 && fdatasync(ev->tfd))))
+        return fail(ev, SG_EIO, "%s: fdatasync: %s", ev->dir, strerror(errno));
+    return SG_OK;
+}
+
 void sg__evidence_close(sg_evidence *ev) {
     if (!ev) return;
+    sg__evidence_abort(ev); /* a group never committed is not evidence */
     if (ev->fd >= 0 && ev->since_ckpt > 0 && ev->next_seq > 0)
         sg__evidence_checkpoint(ev, wall_ms());
     if (ev->fd >= 0) { fdatasync(ev->fd); close(ev->fd); }
     if (ev->tfd >= 0) { fdatasync(ev->tfd); close(ev->tfd); }
     sodium_memzero(ev->sk, sizeof ev->sk);
+    sg__free(ev->grp.log);
+    sg__free(ev->grp.texts);
     sg__free(ev->dir);
     sg__free(ev);
 }

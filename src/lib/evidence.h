@@ -199,6 +199,27 @@ int sg__evidence_append(sg_evidence *ev, const sg_evidence_entry *e,
 /** Write a signed checkpoint now (ts_ms = its time).  @return as append. */
 int sg__evidence_checkpoint(sg_evidence *ev, int64_t ts_ms);
 
+/** Open a group of entries that stands or falls with a store group (the
+ *  checks of one batch, group.h): until sg__evidence_commit, appends and
+ *  checkpoints are chained and sealed as usual (seqs and hashes are final,
+ *  so refs handed out stay true) but their lines wait in memory.  So a
+ *  batch whose store commit fails, and is judged again message by message,
+ *  is not logged twice.  Groups do not nest.
+ *  @return SG_OK, SG_EINVAL (NULL, or a group already open). */
+int sg__evidence_begin(sg_evidence *ev);
+
+/** Write the group's lines (texts first, then the log, one write each) and
+ *  close it; fdatasync as a lone append or checkpoint would have.  No group
+ *  open: SG_OK, nothing done.
+ *  @return SG_OK; SG_EIO (a write failed: the log is cut back to where the
+ *          group began and the chain rewound; texts already written stay,
+ *          unreferenced, as after a crash). */
+int sg__evidence_commit(sg_evidence *ev);
+
+/** Drop the group's lines and rewind the chain to where the group began.
+ *  No group open (or NULL): nothing. */
+void sg__evidence_abort(sg_evidence *ev);
+
 /** Entries in the log (= the next seq), and the head hash (hex, lives as
  *  long as ev). */
 uint64_t sg__evidence_count(const sg_evidence *ev);

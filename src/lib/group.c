@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "enforce.h"
 #include "sg_internal.h"
 #include "store.h"
 
@@ -27,6 +28,7 @@ int sg__group_begin(sg_check_group *g, sg_engine *eng) {
         return sg__set_error(eng, SG_ESTORE, "store: %s",
                              sg__store_errmsg(eng->store));
     g->open = true;
+    sg__enforce_group_begin(eng); /* evidence only if the group commits */
     return SG_OK;
 }
 
@@ -40,6 +42,7 @@ int sg__group_check(sg_check_group *g, const sg_message *msg,
     if (rc) { /* sg_check aborted the store group: the outer one is gone */
         g->broken = true;
         g->open = false;
+        sg__enforce_group_end(g->eng, false);
     } else {
         g->checks++;
     }
@@ -55,6 +58,7 @@ int sg__group_judge(sg_check_group *g, sg_ctx *c, sg_verdict **out) {
     if (rc) { /* the judge phase aborted the store group, as sg_check does */
         g->broken = true;
         g->open = false;
+        sg__enforce_group_end(g->eng, false);
     } else {
         g->checks++;
     }
@@ -65,6 +69,7 @@ int sg__group_commit(sg_check_group *g) {
     if (!g || !g->open || g->broken) return SG_EINVAL;
     g->open = false;
     int rc = sg__store_commit(g->eng->store);
+    sg__enforce_group_end(g->eng, rc == SG_OK);
     if (rc == SG_OK) return SG_OK;
     return sg__set_error(g->eng, SG_ESTORE, "store commit of %zu checks: %s",
                          g->checks,
@@ -77,4 +82,5 @@ void sg__group_abort(sg_check_group *g) {
     if (!g || !g->open) return;
     g->open = false;
     sg__store_abort(g->eng->store);
+    sg__enforce_group_end(g->eng, false);
 }
