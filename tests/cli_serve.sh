@@ -93,8 +93,13 @@ expect "invalid JSON is 400" '[ "$code" = 400 ] && is_json_error'
 printf '{"from":"a","to":"b","text":"caf\xc3"}' > "$tmp/bad-utf8.json"
 req POST /v1/check "@$tmp/bad-utf8.json"
 expect "invalid UTF-8 is 400" '[ "$code" = 400 ] && is_json_error && j "d[\"error\"]" | grep -q UTF-8'
+req GET /metrics
+errs0=$(sed -n 's/^spimguard_check_errors_total //p' "$tmp/body")
 req POST /v1/check ''
 expect "empty body is 400" '[ "$code" = 400 ] && is_json_error'
+req GET /metrics
+expect "... and counted in spimguard_check_errors_total" \
+  '[ "$(sed -n "s/^spimguard_check_errors_total //p" "$tmp/body")" = $((errs0 + 1)) ]'
 req GET /v1/check
 expect "GET /v1/check is 405" '[ "$code" = 405 ] && is_json_error'
 req GET /v1/nowhere

@@ -375,8 +375,10 @@ static void check_batch(sg_serve *s, const char *body, size_t len,
 
 static void h_check(sg_serve *s, const char *body, size_t len, sg_serve_resp *r) {
     size_t skip = strspn(body, " \t\r\n");
-    if (skip == len) sg_serve_error(r, 400, "empty body: expected a message object or an array");
-    else if (body[skip] == '[') check_batch(s, body, len, r);
+    if (skip == len) {
+        atomic_fetch_add(&s->metrics.check_errors, 1); /* a message refused */
+        sg_serve_error(r, 400, "empty body: expected a message object or an array");
+    } else if (body[skip] == '[') check_batch(s, body, len, r);
     else check_one(s, body, len, r);
 }
 
