@@ -55,6 +55,12 @@ expect "ROC SVG written" 'grep -q "<svg" "$tmp/roc.svg"'
 # --- check one message
 "$bin" check --model "$tmp/m" "Free entry in 2 a wkly comp to win FA Cup final tkts 21st May 2005. Text FA to 87121" > "$tmp/check.txt"
 expect "check prints an action" 'grep -Eq "^action: +(hold|drop|warn)" "$tmp/check.txt"'
+t="Free entry in 2 a wkly comp to win FA Cup final tkts 21st May 2005. Text FA to 87121"
+"$bin" check --model "$tmp/m" --stranger "$t" > "$tmp/check-s.txt"
+"$bin" check --model "$tmp/m" --contact "$t" > "$tmp/check-c.txt"
+expect "check --stranger: spim from a stranger is dropped" 'grep -Eq "^action: +drop" "$tmp/check-s.txt"'
+expect "check --contact: a contact's text alone is at most warned" \
+  'grep -Eq "^action: +warn" "$tmp/check-c.txt" && grep -q "CONTACT" "$tmp/check-c.txt"'
 
 # --- --help everywhere, usage errors exit 2
 for c in scan check train eval; do

@@ -15,7 +15,9 @@ static void check_usage(FILE *f) {
         "  --model FILE   content model (default: the model built with spimguard)\n"
         "  --from ID      sender (default \"sender\")\n"
         "  --to ID        recipient (default \"recipient\")\n"
+        "  --contact      the sender is in the recipient's contacts\n"
         "  --stranger     the sender is not in the recipient's contacts\n"
+        "                 (neither: not known, as when the IM server does not say)\n"
         "  --json         print the verdict as JSON\n\n"
         "exit: 0 delivered; 0 also for other actions (read the verdict); 2 usage; 3 fatal\n");
 }
@@ -37,9 +39,11 @@ static void print_verdict(const sg_verdict *v) {
 int sg_cmd_check(int argc, char **argv) {
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"from", 1, 0, 'f'}, {"to", 1, 0, 't'},
-        {"stranger", 0, 0, 's'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"stranger", 0, 0, 's'}, {"contact", 0, 0, 'c'}, {"json", 0, 0, 'j'},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     const char *model = NULL, *from = "sender", *to = "recipient";
-    bool json = false, stranger = false;
+    bool json = false;
+    int contact = -1; /* -1 not known, 0 stranger, 1 contact */
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:h", lo, NULL)) != -1) {
@@ -47,7 +51,8 @@ int sg_cmd_check(int argc, char **argv) {
         case 'm': model = optarg; break;
         case 'f': from = optarg; break;
         case 't': to = optarg; break;
-        case 's': stranger = true; break;
+        case 's': contact = 0; break;
+        case 'c': contact = 1; break;
         case 'j': json = true; break;
         case 'h': check_usage(stdout); return EXIT_OK;
         default: check_usage(stderr); return EXIT_USAGE;
@@ -63,7 +68,7 @@ int sg_cmd_check(int argc, char **argv) {
     sg_message *m = NULL;
     sg_verdict *v = NULL;
     int rc = sg_message_new(from, to, argv[optind], &m);
-    if (!rc && stranger) sg_message_set_contact(m, 0);
+    if (!rc && contact >= 0) sg_message_set_contact(m, contact);
     if (!rc) rc = sg_check(eng, m, &v);
     if (rc) {
         sg_cli_error("check", "%s", rc == SG_EUTF8 ? "text is not valid UTF-8" : sg_strerror(rc));
