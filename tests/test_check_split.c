@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "group.h"
+#include "jsonl_corpus.h"
 #include "sg_internal.h"
 
 #define DEMO SG_TEST_SOURCE "/data/demo/messages.jsonl"
@@ -28,39 +29,16 @@
 #define TEST SG_TEST_SHARED "/sms_spam_collection/test.jsonl"
 #define BLOCK 16 /* messages prepared before the first of them is judged */
 
-typedef struct corpus {
-    sg_message **m;
-    size_t n;
-} corpus;
-
-static void add_file(corpus *c, const char *path, unsigned flags) {
-    FILE *f = fopen(path, "r");
-    if (!f) fail_msg("cannot open %s", path);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        sg_message *m;
-        char err[256];
-        if (sg_message_parse_json(line, (size_t)len, 0, flags, &m, err, sizeof err))
-            fail_msg("%s: %s", path, err);
-        c->m = realloc(c->m, (c->n + 1) * sizeof *c->m);
-        c->m[c->n++] = m;
-    }
-    free(line);
-    fclose(f);
-}
-
 static corpus stream, train;
 static char model_path[] = "/tmp/sg_split_model.XXXXXX";
 
 /* The demo stream, then the SMS test texts from 40 accounts to 40, one
  * every 20 s after the demo's last message, every third to a contact. */
 static void build_stream(void) {
-    add_file(&stream, DEMO, 0);
+    corpus_add(&stream, DEMO, 0);
     size_t demo = stream.n;
     int64_t ts = 1767300000000;
-    add_file(&stream, TEST, SG_PARSE_LABELED); /* texts: no from / to */
+    corpus_add(&stream, TEST, SG_PARSE_LABELED); /* texts: no from / to */
     for (size_t i = demo; i < stream.n; i++) {
         sg_message *m = stream.m[i], *r;
         char from[32], to[32];
@@ -79,7 +57,7 @@ static void build_stream(void) {
 static int setup(void **state) {
     (void)state;
     build_stream();
-    add_file(&train, TRAIN, SG_PARSE_LABELED);
+    corpus_add(&train, TRAIN, SG_PARSE_LABELED);
     sg_engine *e;
     assert_int_equal(sg_engine_new(NULL, &e), SG_OK);
     assert_int_equal(sg_train(e, train.m, train.n, 5), SG_OK);
@@ -93,10 +71,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    for (size_t i = 0; i < stream.n; i++) sg_message_free(stream.m[i]);
-    for (size_t i = 0; i < train.n; i++) sg_message_free(train.m[i]);
-    free(stream.m);
-    free(train.m);
+    corpus_free(&stream);
+    corpus_free(&train);
     unlink(model_path);
     return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "behavior.h"
 #include "enforce.h"
+#include "group.h"
 #include "query.h"
 
 #include "chat_fixture.h"
@@ -171,6 +172,53 @@ static void a_lock_is_recorded_with_its_evidence(void **state) {
     assert_int_equal(n, 1);
     assert_string_equal(ids[0], "alice@x.example");
     sg_engine_free(f->eng); /* closes with a signed checkpoint */
+    f->eng = NULL;
+    verify_ok(f);
+}
+
+/* A spimmer's 20 messages to strangers (throttle, then suspend) inside one
+ * store group that is aborted, as when another daemon's write makes a
+ * batch's commit fail: no entry and no count is left; judged again one by
+ * one, the two actions are logged once each. */
+static void an_aborted_batch_leaves_no_evidence_and_is_logged_once_when_judged_again(void **state) {
+    fx *f = *state;
+    char uri[200];
+    snprintf(uri, sizeof uri, "lmdb:%.*s/state", (int)(strlen(f->dir) - 9), f->dir);
+    sg_options o = {.evidence_dir = f->dir, .store_uri = uri};
+    assert_int_equal(sg_engine_new(&o, &f->eng), SG_OK);
+    sg_message *m[20];
+    for (int i = 0; i < 20; i++) {
+        char to[32];
+        snprintf(to, sizeof to, "victim%d@x.example", i + 1);
+        assert_int_equal(sg_message_new("promo77@x.example", to, chat[(i + 1) % 6], &m[i]), SG_OK);
+        sg_message_set_ts(m[i], T0 + DAY_MS + (i + 1) * 30000);
+        sg_message_set_contact(m[i], 0);
+    }
+    sg_check_group g;
+    assert_true(sg__group_worth(f->eng));
+    assert_int_equal(sg__group_begin(&g, f->eng), SG_OK);
+    for (int i = 0; i < 20; i++) {
+        sg_verdict *v;
+        assert_int_equal(sg__group_check(&g, m[i], &v), SG_OK);
+        sg_verdict_free(v);
+    }
+    sg_enforce_stats st;
+    sg__enforce_stats(f->eng, &st);
+    assert_int_equal(st.account_actions, 2); /* judged, not yet committed */
+    sg__group_abort(&g);
+    sg__enforce_stats(f->eng, &st);
+    assert_int_equal(st.account_actions, 0);
+    assert_int_equal(grep_log(f, "account_action", "promo77@x.example", NULL, 0), 0);
+    for (int i = 0; i < 20; i++) {
+        sg_verdict *v;
+        assert_int_equal(sg_check(f->eng, m[i], &v), SG_OK);
+        sg_verdict_free(v);
+        sg_message_free(m[i]);
+    }
+    sg__enforce_stats(f->eng, &st);
+    assert_int_equal(st.account_actions, 2);
+    assert_int_equal(grep_log(f, "account_action", "promo77@x.example", NULL, 0), 2);
+    sg_engine_free(f->eng);
     f->eng = NULL;
     verify_ok(f);
 }
@@ -357,6 +405,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(an_allowlisted_account_is_never_actioned, setup, teardown),
         cmocka_unit_test_setup_teardown(clearing_an_appeal_restores_learns_and_lowers_reporter_trust, setup, teardown),
         cmocka_unit_test_setup_teardown(a_flood_of_false_reports_suspends_no_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_aborted_batch_leaves_no_evidence_and_is_logged_once_when_judged_again, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,40 +17,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jsonl_corpus.h"
 #include "metrics.h"
 #include "sg_internal.h"
 
 #define TRAIN SG_TEST_SHARED "/sms_spam_collection/train.jsonl"
 #define TEST SG_TEST_SHARED "/sms_spam_collection/test.jsonl"
 
-typedef struct corpus {
-    sg_message **m;
-    size_t n;
-} corpus;
-
 static corpus load(const char *path) {
     corpus c = {0};
-    FILE *f = fopen(path, "r");
-    if (!f) fail_msg("cannot open %s", path);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        sg_message *m;
-        char err[256];
-        if (sg_message_parse_json(line, (size_t)len, 0, SG_PARSE_LABELED, &m, err, sizeof err))
-            fail_msg("%s: %s", path, err);
-        c.m = realloc(c.m, (c.n + 1) * sizeof *c.m);
-        c.m[c.n++] = m;
-    }
-    free(line);
-    fclose(f);
+    corpus_add(&c, path, SG_PARSE_LABELED);
     return c;
-}
-
-static void corpus_free(corpus *c) {
-    for (size_t i = 0; i < c->n; i++) sg_message_free(c->m[i]);
-    free(c->m);
 }
 
 static corpus train_set, test_set;

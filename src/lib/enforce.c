@@ -41,6 +41,7 @@ struct sg_enforce {
         bool allowlisted;
     } last;
     sg_enforce_stats stats;
+    sg_enforce_stats stats_at_group; /* stats when the open group began */
     sg_enf_report recent[RECENT_REPORTS];
     size_t nrecent, recent_head;
 };
@@ -352,14 +353,22 @@ static int update_case(sg_engine *eng, sg_enforce *e, sg_ctx *c, bool opens, boo
 
 void sg__enforce_group_begin(sg_engine *eng) {
     sg_enforce *e = eng ? eng->enforce : NULL;
-    if (e && e->ev && sg__evidence_begin(e->ev))
-        note_failure(e, sg__evidence_errmsg(e->ev), SG_EINVAL);
+    if (!e || !e->ev) return;
+    e->stats_at_group = e->stats;
+    if (sg__evidence_begin(e->ev)) note_failure(e, sg__evidence_errmsg(e->ev), SG_EINVAL);
 }
 
 void sg__enforce_group_end(sg_engine *eng, bool commit) {
     sg_enforce *e = eng ? eng->enforce : NULL;
     if (!e || !e->ev) return;
-    if (!commit) { sg__evidence_abort(e->ev); return; }
+    if (!commit) { /* its entries are gone: so are their counts */
+        sg__evidence_abort(e->ev);
+        e->stats.account_actions = e->stats_at_group.account_actions;
+        e->stats.message_actions = e->stats_at_group.message_actions;
+        e->stats.dry_run = e->stats_at_group.dry_run; /* judged again */
+        e->stats.allowlisted = e->stats_at_group.allowlisted;
+        return;
+    }
     int rc = sg__evidence_commit(e->ev);
     if (rc) note_failure(e, sg__evidence_errmsg(e->ev), rc);
 }
