@@ -18,7 +18,7 @@ MAKEFLAGS += --no-print-directory
 DEB_PACKAGES = build-essential cmake pkg-config clang libclang-rt-14-dev \
   libicu-dev libpsl-dev publicsuffix libjansson-dev libxxhash-dev \
   liblmdb-dev libhiredis-dev libmicrohttpd-dev libsodium-dev libpcre2-dev \
-  libcmocka-dev bogofilter redis-server
+  libcmocka-dev libjemalloc-dev bogofilter redis-server
 
 .PHONY: all deps deps-test build check test asan demo bench fuzz clean
 

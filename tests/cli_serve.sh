@@ -217,6 +217,41 @@ expect "in-flight request answered or refused cleanly (curl $crc)" \
   '[ $crc -ne 0 ] || "$py" -c "import json; d=json.load(open(\"$tmp/inflight.json\")); assert len(d)==50 or \"error\" in d"'
 expect "port closed after stop" '! curl -s -o /dev/null "http://127.0.0.1:$port/healthz"'
 
+# --- SIGTERM with batches running on the request threads: each connection
+# is first used for /healthz (so the daemon holds it), then four 1000-message
+# batches go out at once and SIGTERM follows; every batch must be answered
+# (200 with 1000 verdicts, or a clean 503 if it arrived after the drain
+# began), the daemon must exit 0, and no connection may be dropped unanswered.
+start drain --token t3 --threads 2
+cat > "$tmp/drain.py" <<'EOF'
+import http.client, json, os, signal, sys, threading
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+texts = ["see you at the station at %d" % i for i in range(50)] + \
+        ["WINNER!! claim your £%d prize, call 09061701461 now" % i for i in range(50)]
+body = json.dumps([{"from": "s%d@x" % i, "to": "r@x", "text": texts[i % 100]}
+                   for i in range(1000)])
+hdr = {"Authorization": "Bearer t3", "Content-Type": "application/json"}
+conns = []
+for _ in range(4):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", "/healthz"); c.getresponse().read()
+    conns.append(c)
+for c in conns:
+    c.request("POST", "/v1/check", body, hdr)
+os.kill(pid, signal.SIGTERM)
+ok = refused = 0
+for c in conns:
+    r = c.getresponse(); d = json.loads(r.read())
+    if r.status == 200 and len(d) == 1000 and all("action" in v for v in d): ok += 1
+    elif r.status == 503 and "error" in d: refused += 1
+    else: sys.exit("bad answer: %d %.200s" % (r.status, d))
+print(ok, refused)
+EOF
+out=$("$py" "$tmp/drain.py" "$port" "$pid" 2>&1); prc=$?
+wait "$pid"; rc=$?
+expect "SIGTERM with 4 batches on the request threads: all answered ($out), exit $rc" \
+  '[ $prc -eq 0 ] && [ $rc -eq 0 ] && [ "$(echo "$out" | awk "{print \$1 + \$2}")" = 4 ] && [ "$(echo "$out" | awk "{print \$1}")" -ge 1 ]'
+
 # --- bad config / options
 "$bin" serve --set port=banana > "$tmp/bad.log" 2>&1; rc=$?
 expect "a bad option value exits 2 with the reason" '[ $rc -eq 2 ] && grep -q "port: \"banana\" is not a number" "$tmp/bad.log"'

@@ -171,6 +171,9 @@ typedef struct sg_serve {
     pthread_key_t work_key;     /* each worker thread's recycled check
                                    contexts (serve_api.c) */
     struct sg_serve_pool *pool; /* helpers that prepare batches (serve_prep.c) */
+    struct sg_serve_offload *offload; /* request threads for batches
+                                   (serve_offload.c); NULL: batches run on
+                                   the HTTP worker */
     bool model_dirty;           /* reports changed the model (eng_lock) */
     char model_out[4096];       /* where to save it at exit, "" = nowhere */
     sg_serve_metrics metrics;
@@ -226,6 +229,24 @@ void sg_serve_pool_stop(sg_serve_pool *p);
  *  helpers; returns when all are prepared.  Call with prep_lock held for
  *  reading and eng_lock not held. */
 void sg_serve_prepare_all(sg_serve *s, sg_message **m, sg_ctx *c, size_t n);
+
+/** A unit of work for the request threads: run(job) is called once, on
+ *  one of them; the job is the caller's (usually inside its request). */
+typedef struct sg_serve_job {
+    void (*run)(struct sg_serve_job *job);
+    struct sg_serve_job *next;  /* queue link, the pool's */
+} sg_serve_job;
+
+/** Request threads for batches (serve_offload.c): `threads` of them;
+ *  NULL when threads is 0 or none could start (run batches inline). */
+typedef struct sg_serve_offload sg_serve_offload;
+sg_serve_offload *sg_serve_offload_start(unsigned threads);
+/** Queue j to run on a request thread, in arrival order.  false when o is
+ *  NULL or stopping: then j will not run and stays the caller's. */
+bool sg_serve_offload_submit(sg_serve_offload *o, sg_serve_job *j);
+/** Refuse new jobs, run every job already queued, join the threads and
+ *  free o (NULL is a no-op). */
+void sg_serve_offload_stop(sg_serve_offload *o);
 
 /** Take the engine for a change of the model or the URL lists: prep_lock
  *  for writing, then eng_lock (so no message is being prepared).

@@ -37,7 +37,7 @@ static const struct key {
     {"model", K_STR, O(model), 0, 0, "", false,
      "starting model (default: shipped); DATA_DIR/model.bin wins once learned"},
     {"threads", K_INT, O(threads), 0, 256, "0", false,
-     "HTTP worker threads; 0 = one per core"},
+     "HTTP worker threads, and as many threads for batches; 0 = one per core"},
     {"max_body_bytes", K_INT, O(max_body_bytes), 1024, 268435456, "4194304",
      true, "largest request body, bytes (413 above)"},
     {"max_batch", K_INT, O(max_batch), 1, 100000, "1000", true,

@@ -3,10 +3,14 @@
  * thread pool with epoll): binds the configured address, collects request
  * bodies up to max_body_bytes, checks the bearer token (all but /healthz),
  * refuses new requests while draining, hands the rest to sg_serve_api and
- * sends its JSON answer.  It never calls the engine itself.
+ * sends its JSON answer.  A batch check is run on a request thread
+ * (serve_offload.c) while its connection is suspended, so that the HTTP
+ * worker goes on with its other connections.  It never calls the engine
+ * itself.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -24,8 +28,17 @@
  * regrowth and copies), but never above this before its bytes arrive. */
 #define DECLARED_MAX ((size_t)1 << 20)
 
+/* Where a request is: its body still coming (or answered inline), or
+ * handed to a request thread, or answered by one and ready to send. */
+enum { REQ_COLLECT, REQ_RUNNING, REQ_DONE };
+
 /* Per-request state, kept in MHD's *con_cls from the first call on. */
 typedef struct req {
+    sg_serve_job job;   /* first: the request thread's job is the request */
+    sg_serve *s;
+    struct MHD_Connection *conn;
+    atomic_int state;   /* REQ_*: a request thread sets REQ_DONE */
+    sg_serve_resp resp; /* the answer a request thread made */
     char *body;
     size_t len, cap;
     size_t limit;       /* max_body_bytes when the request started */
@@ -170,6 +183,45 @@ static void dispatch(sg_serve *s, struct MHD_Connection *c, const char *url,
         sg_serve_api(s, method, url, q->body ? q->body : "", q->len, r);
 }
 
+/* Whether a body is a batch (a JSON array). */
+static bool is_batch(const req *q) {
+    return q->len && q->body[strspn(q->body, " \t\r\n")] == '[';
+}
+
+static void latency(sg_serve *s, const char *method, const char *url,
+                    const req *q, const sg_serve_resp *r) {
+    if (is_check(method, url) && r->status == 200)
+        sg_serve_metrics_latency(&s->metrics, is_batch(q) ? SG_SERVE_BATCH : SG_SERVE_SINGLE,
+                                 sg_serve_mono_ns() - q->t0_ns);
+}
+
+/* On a request thread: answer the batch, then wake its connection, whose
+ * worker calls on_request again and sends the answer. */
+static void run_batch(sg_serve_job *j) {
+    req *q = (req *)j;
+    sg_serve_api(q->s, "POST", "/v1/check", q->body, q->len, &q->resp);
+    atomic_store(&q->state, REQ_DONE);
+    MHD_resume_connection(q->conn);
+}
+
+/* Hand an authorized batch check to a request thread, its connection
+ * suspended meanwhile; false when there is none (answer it inline). */
+static bool offload(sg_serve *s, struct MHD_Connection *c, const char *url,
+                    const char *method, req *q) {
+    if (!s->offload || !is_check(method, url) || !is_batch(q) || q->too_big ||
+        atomic_load(&s->draining) || !authorized(s, c))
+        return false;
+    q->s = s;
+    q->conn = c;
+    q->job.run = run_batch;
+    atomic_store(&q->state, REQ_RUNNING);
+    MHD_suspend_connection(c);
+    if (sg_serve_offload_submit(s->offload, &q->job)) return true;
+    atomic_store(&q->state, REQ_COLLECT);
+    MHD_resume_connection(c);
+    return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *data,
@@ -188,13 +240,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         *data_size = 0;
         return MHD_YES;
     }
+    int state = atomic_load(&q->state);
+    if (state == REQ_RUNNING) return MHD_YES; /* woken early: still running */
+    if (state == REQ_DONE) {
+        sg_serve_resp r = q->resp;
+        q->resp.body = NULL; /* send_resp frees it */
+        atomic_store(&q->state, REQ_COLLECT);
+        latency(s, method, url, q, &r);
+        return send_resp(s, c, &r);
+    }
+    if (offload(s, c, url, method, q)) return MHD_YES;
     sg_serve_resp r = {0};
     dispatch(s, c, url, method, q, &r);
-    if (is_check(method, url) && r.status == 200)
-        sg_serve_metrics_latency(&s->metrics,
-                                 q->len && q->body[strspn(q->body, " \t\r\n")] == '['
-                                     ? SG_SERVE_BATCH : SG_SERVE_SINGLE,
-                                 sg_serve_mono_ns() - q->t0_ns);
+    latency(s, method, url, q, &r);
     return send_resp(s, c, &r);
 }
 
@@ -203,6 +261,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     sg_serve *s = cls;
     req *q = *con_cls;
     if (!q) return;
+    free(q->resp.body);
     free(q->body);
     free(q);
     *con_cls = NULL;
@@ -244,6 +303,7 @@ int sg_serve_http_start(sg_serve *s) {
     if (bind_addr(s, &ss, &v6)) return -1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                      MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME |
                      (v6 ? MHD_USE_IPv6 : 0);
     s->mhd = MHD_start_daemon(
         flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s,
