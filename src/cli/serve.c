@@ -261,6 +261,7 @@ static int wait_signals(sg_serve *s, const sigset_t *set, const char *path,
  * configuration: exit 2). */
 static int start(sg_serve *s, sg_serve_config *cfg) {
     s->cfg = *cfg;
+    s->listen_fd = -1;
     memset(cfg, 0, sizeof *cfg);
     pthread_rwlock_init(&s->cfg_lock, NULL);
     pthread_mutex_init(&s->eng_lock, NULL);

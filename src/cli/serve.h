@@ -180,6 +180,11 @@ typedef struct sg_serve {
     uint64_t model_updates_at_load; /* the model file's own step count */
     sg_recent *recent;
     struct MHD_Daemon *mhd;
+    int listen_fd;              /* our listening socket (serve_http.c), -1
+                                   once closed */
+    pthread_t acceptor;         /* accepts and deals connections to MHD's
+                                   workers in turn */
+    bool acceptor_running;
     atomic_int inflight;        /* requests being handled */
     atomic_bool draining;       /* SIGTERM seen: refuse new requests */
     int64_t started_ms;         /* wall clock at start */

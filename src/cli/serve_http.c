@@ -3,13 +3,15 @@
  * thread pool with epoll): binds the configured address, collects request
  * bodies up to max_body_bytes, checks the bearer token (all but /healthz),
  * refuses new requests while draining, hands the rest to sg_serve_api and
- * sends its JSON answer.  A batch check is run on a request thread
+ * sends its JSON answer.  Its own acceptor thread deals the connections
+ * to MHD's workers in turn.  A batch check is run on a request thread
  * (serve_offload.c) while its connection is suspended, so that the HTTP
  * worker goes on with its other connections.  It never calls the engine
  * itself.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "serve.h"
@@ -297,43 +300,102 @@ static int bind_addr(const sg_serve *s, struct sockaddr_storage *ss, bool *v6) {
     return -1;
 }
 
-int sg_serve_http_start(sg_serve *s) {
+/* The listening socket on the configured address; -1 after logging why. */
+static int listen_on(sg_serve *s) {
     struct sockaddr_storage ss;
     bool v6;
     if (bind_addr(s, &ss, &v6)) return -1;
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    socklen_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024)) {
+        sg_serve_log("cannot listen on %s port %ld: %s", s->cfg.listen, s->cfg.port,
+                     strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The acceptor thread: accept connections and hand each to MHD, which
+ * gives it to a worker by its socket number, so connections made one
+ * after another go to the workers in turn.  (With MHD's own listening
+ * socket the first worker to wake takes up to ten pending connections:
+ * a client's connections often all landed on one worker, and single
+ * checks then used one core.)  Ends when the socket is shut down. */
+static void *acceptor(void *arg) {
+    sg_serve *s = arg;
+    for (;;) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&peer, &plen,
+                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd >= 0) {
+            /* at the connection limit or out of memory MHD logs why and
+             * closes the socket itself */
+            (void)MHD_add_connection(s->mhd, fd, (struct sockaddr *)&peer, plen);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            struct timespec d = {0, 10 * 1000 * 1000}; /* out of sockets: wait */
+            nanosleep(&d, NULL);
+            continue;
+        }
+        break; /* EINVAL after shutdown(): quiescing */
+    }
+    return NULL;
+}
+
+int sg_serve_http_start(sg_serve *s) {
+    s->listen_fd = listen_on(s);
+    if (s->listen_fd < 0) return -1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                      MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
-                     MHD_ALLOW_SUSPEND_RESUME |
-                     (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
     s->mhd = MHD_start_daemon(
-        flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s,
+        flags, 0, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, s->threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_END);
     if (!s->mhd) {
-        sg_serve_log("cannot listen on %s port %ld (in use, or not an address of "
-                     "this host)", s->cfg.listen, s->cfg.port);
+        sg_serve_log("cannot start the HTTP server");
+        close(s->listen_fd);
+        s->listen_fd = -1;
         return -1;
     }
+    if (pthread_create(&s->acceptor, NULL, acceptor, s)) {
+        sg_serve_log("cannot start the acceptor thread");
+        return -1;
+    }
+    s->acceptor_running = true;
     return 0;
 }
 
 unsigned sg_serve_http_port(sg_serve *s) {
-    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    return i ? i->port : 0;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (s->listen_fd < 0 || getsockname(s->listen_fd, (struct sockaddr *)&ss, &len))
+        return 0;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
 void sg_serve_http_quiesce(sg_serve *s) {
-    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-    if (fd != MHD_INVALID_SOCKET) close(fd);
+    if (s->listen_fd < 0) return;
+    shutdown(s->listen_fd, SHUT_RDWR); /* wakes the acceptor's accept() */
+    if (s->acceptor_running) pthread_join(s->acceptor, NULL);
+    s->acceptor_running = false;
+    close(s->listen_fd);
+    s->listen_fd = -1;
 }
 
 void sg_serve_http_stop(sg_serve *s) {
+    sg_serve_http_quiesce(s);
     if (s->mhd) MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
 }
