@@ -8,6 +8,14 @@
  * a lure ("Your account is locked, verify at URL").  The set is repeated
  * for about two seconds of CPU time per figure.
  * Usage: bench_urls [seconds]
+ *
+ * Stage-alone mode: the cost of URL extraction per message as the engine
+ * pays it in sg__ctx_urls (allocate the set, sg__urls_extract, free), over
+ * EVERY message of a JSONL file ("text" fields; lines from SKIP on, at most
+ * COUNT), messages with and without URLs alike.  Thread CPU time; prints
+ * the median of 7 passes of about SECONDS/7 each; then the same for
+ * sg__ctx_urls itself (an engine's context per message).
+ * Usage: bench_urls --stage FILE.jsonl [SKIP] [COUNT] [SECONDS]
  */
 #include "urls.h"
 
@@ -139,7 +147,135 @@ static double rate_engine(const texts *t, double secs) {
     return msgs / el;
 }
 
+static double thread_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One pass of what sg__ctx_urls does per message; returns the URLs found. */
+static size_t extract_pass(const sg_urls *st, const texts *t, const size_t *len) {
+    size_t found = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        sg_urlset *set = sg__calloc(1, sizeof *set);
+        sg__urls_extract(st, t->v[i], len[i], set);
+        found += set->n;
+        sg__urlset_free(set);
+    }
+    return found;
+}
+
+/* One pass of sg__ctx_urls itself (an engine's urls state, the message's
+ * own text), the context's set freed after each message. */
+static size_t ctx_pass(sg_engine *eng, sg_message **m, size_t n) {
+    size_t found = 0;
+    sg_ctx c;
+    memset(&c, 0, sizeof c);
+    c.eng = eng;
+    for (size_t i = 0; i < n; i++) {
+        c.msg = m[i];
+        found += sg__ctx_urls(&c)->n;
+        sg__urlset_free(c.urls);
+        c.urls = NULL;
+    }
+    return found;
+}
+
+/* Median us/message of 7 timed runs of ctx_pass. */
+static double time_ctx(sg_engine *eng, sg_message **m, size_t n, double secs,
+                       double *lo, double *hi) {
+    double med[7];
+    for (int p = 0; p < 7; p++) {
+        double t0 = thread_us(), el;
+        size_t msgs = 0;
+        do {
+            ctx_pass(eng, m, n);
+            msgs += n;
+        } while ((el = thread_us() - t0) < secs / 7 * 1e6);
+        med[p] = el / (double)msgs;
+    }
+    qsort(med, 7, sizeof *med, cmp_double);
+    *lo = med[0];
+    *hi = med[6];
+    return med[3];
+}
+
+static int stage_mode(const sg_urls *st, int argc, char **argv) {
+    const char *path = argv[2];
+    size_t skip = argc > 3 ? strtoul(argv[3], NULL, 10) : 0;
+    size_t count = argc > 4 ? strtoul(argv[4], NULL, 10) : SIZE_MAX;
+    double secs = argc > 5 ? atof(argv[5]) : 3.5;
+    FILE *f = fopen(path, "r");
+    if (!f) { perror(path); return 1; }
+    texts t = {0};
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    while (getline(&line, &cap, f) > 0 && t.n < count) {
+        if (lineno++ < skip) continue;
+        json_t *o = json_loads(line, 0, NULL);
+        const char *s = json_string_value(json_object_get(o, "text"));
+        if (s) add(&t, s);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    if (!t.n) { fprintf(stderr, "bench_urls: no message in %s\n", path); return 1; }
+    size_t *len = malloc(t.n * sizeof *len);
+    for (size_t i = 0; i < t.n; i++) len[i] = strlen(t.v[i]);
+    size_t found = extract_pass(st, &t, len); /* warm-up */
+    double med[7];
+    for (int p = 0; p < 7; p++) {
+        double t0 = thread_us(), el;
+        size_t msgs = 0;
+        do {
+            extract_pass(st, &t, len);
+            msgs += t.n;
+        } while ((el = thread_us() - t0) < secs / 7 * 1e6);
+        med[p] = el / (double)msgs;
+    }
+    qsort(med, 7, sizeof *med, cmp_double);
+    printf("sg__urls_extract (+ set calloc/free), %zu messages of %s, %zu URLs: "
+           "%.3f us/message (median of 7 passes; min %.3f, max %.3f)\n",
+           t.n, path, found, med[3], med[0], med[6]);
+    sg_engine *eng;
+    if (!sg_engine_new(NULL, &eng)) {
+        sg_message **m = calloc(t.n, sizeof *m);
+        size_t ok = 0;
+        for (size_t i = 0; i < t.n; i++)
+            ok += !sg_message_new("a@x", "b@x", t.v[i], &m[i]);
+        if (ok == t.n) {
+            double lo, hi, c = time_ctx(eng, m, t.n, secs, &lo, &hi);
+            printf("sg__ctx_urls (the engine's URL stage), same messages, %zu URLs: "
+                   "%.3f us/message (median of 7 passes; min %.3f, max %.3f)\n",
+                   ctx_pass(eng, m, t.n), c, lo, hi);
+        }
+        for (size_t i = 0; i < t.n; i++) sg_message_free(m[i]);
+        free(m);
+        sg_engine_free(eng);
+    }
+    for (size_t i = 0; i < t.n; i++) free(t.v[i]);
+    free(t.v);
+    free(len);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 2 && !strcmp(argv[1], "--stage")) {
+        sg_urls *st;
+        char err[256];
+        if (sg__urls_new(NULL, NULL, &st, err, sizeof err)) {
+            fprintf(stderr, "bench_urls: %s\n", err);
+            return 1;
+        }
+        int rc = stage_mode(st, argc, argv);
+        sg__urls_free(st);
+        return rc;
+    }
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
     sg_urls *st;
     char err[256];

@@ -5,6 +5,8 @@
  * lure rule (phish.c).  Input: any bytes, taken as message text (invalid
  * UTF-8 included).  Any crash, sanitizer report or leak is a bug; the
  * extractor must also stay linear (libFuzzer's -timeout catches blow-ups).
+ * The pre-scan must never hide a URL: when sg__urls_possible says "no",
+ * the full extraction (sg__urls_extract_full) must find nothing either.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!st && sg__urls_new(NULL, NULL, &st, err, sizeof err)) abort();
     const char *text = (const char *)data;
     sg_urlset set;
+    if (!sg__urls_possible(text, size)) { /* the fast path's promise */
+        if (sg__urls_extract_full(st, text, size, &set) == SG_OK && set.n) abort();
+        sg__urlset_clear(&set);
+    }
     if (sg__urls_extract(st, text, size, &set) != SG_OK) return 0;
     for (size_t i = 0; i < set.n; i++) {
         const sg_url *u = &set.v[i];

@@ -10,6 +10,7 @@
 #include "behavior.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #define XXH_INLINE_ALL
@@ -103,13 +104,41 @@ uint64_t sg__behav_id_hash(const char *id) {
     return XXH3_64bits(id, strlen(id));
 }
 
-uint32_t sg__behav_lincount(const uint64_t *bits, unsigned nbits) {
-    unsigned ones = 0;
-    for (unsigned i = 0; i < nbits / 64; i++)
-        ones += (unsigned)__builtin_popcountll(bits[i]);
+/* Bits set in x (SWAR; the builtin is a library call on baseline x86-64). */
+static unsigned popcount64(uint64_t x) {
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* The linear-counting estimate for `ones` bits set of nbits. */
+static uint32_t lincount_of(unsigned ones, unsigned nbits) {
     double m = nbits, zeros = nbits - ones;
     double n = zeros > 0 ? -m * log(zeros / m) : m * log(m);
     return (uint32_t)(n + 0.5);
+}
+
+/* lincount_of for the bitmaps in use (64, 128 and 256 bits), computed
+ * once: a message counts several, and log() was a visible share of the
+ * judge phase. */
+static uint32_t lincount64[65], lincount128[129], lincount256[257];
+static pthread_once_t lincount_once = PTHREAD_ONCE_INIT;
+
+static void lincount_tables(void) {
+    for (unsigned i = 0; i <= 64; i++) lincount64[i] = lincount_of(i, 64);
+    for (unsigned i = 0; i <= 128; i++) lincount128[i] = lincount_of(i, 128);
+    for (unsigned i = 0; i <= 256; i++) lincount256[i] = lincount_of(i, 256);
+}
+
+uint32_t sg__behav_lincount(const uint64_t *bits, unsigned nbits) {
+    unsigned ones = 0;
+    for (unsigned i = 0; i < nbits / 64; i++)
+        ones += popcount64(bits[i]);
+    if (nbits != 64 && nbits != 128 && nbits != 256) return lincount_of(ones, nbits);
+    pthread_once(&lincount_once, lincount_tables);
+    return nbits == 64 ? lincount64[ones] : nbits == 128 ? lincount128[ones]
+                                                         : lincount256[ones];
 }
 
 bool sg__behav_domain_eligible(const sg_url *u) {
@@ -140,32 +169,61 @@ typedef struct band_val {
     int64_t written_ms;
 } band_val;
 
+/* The values of a fingerprint's band keys as one batch read them
+ * (prefetch_message), so that assign_cluster need not read them again. */
+typedef struct band_read {
+    bool done;                  /* false: nothing read yet */
+    band_val v[SG_FP_BANDS];
+    size_t len[SG_FP_BANDS];    /* full value lengths (out_len) */
+    int err[SG_FP_BANDS];       /* each read's result */
+} band_read;
+
+/* Key "fpb:<hex band>" into key (21 bytes). */
+static void band_key(char *key, uint64_t band) {
+    memcpy(key, "fpb:", 4);
+    sg__behav_hex64(band, key + 4);
+}
+
+/* Read the band keys of fp into br (one batch, one round trip). */
+static int read_bands(sg_store *st, const sg_fingerprint *fp, int64_t now,
+                      band_read *br) {
+    char key[SG_FP_BANDS][4 + 17];
+    sg_store_op op[SG_FP_BANDS];
+    for (int b = 0; b < SG_FP_BANDS; b++) {
+        band_key(key[b], fp->band[b]);
+        op[b] = (sg_store_op){.op = SG_STORE_GET, .key = key[b], .klen = 20,
+                              .buf = &br->v[b], .cap = sizeof br->v[b]};
+    }
+    int rc = sg__store_batch(st, op, SG_FP_BANDS, now);
+    if (rc) return store_err(rc);
+    for (int b = 0; b < SG_FP_BANDS; b++)
+        br->err[b] = op[b].err, br->len[b] = op[b].out_len;
+    br->done = true;
+    return SG_OK;
+}
+
 /* Cluster id of a fingerprint: the id any of its bands already points to
  * (first in band order), else (*is_new) its first band key; then every band
  * points
  * to it for fp_ttl_ms more (bands already pointing there and written in the
  * last quarter of the TTL are left alone, to save writes).  Variants thus
  * join the cluster of the first message they resemble, and the id never
- * changes while the cluster lives. */
+ * changes while the cluster lives.  br: the bands' values when the
+ * message's first batch read them (nothing was written since), else read
+ * here. */
 static int assign_cluster(sg_store *st, const sg_behav_config *cfg,
                           const sg_fingerprint *fp, int64_t now,
-                          uint64_t *cluster, bool *is_new) {
+                          band_read *br, uint64_t *cluster, bool *is_new) {
     char key[SG_FP_BANDS][4 + 17];
-    band_val v[SG_FP_BANDS], nv;
+    band_val *v = br->v, nv;
     sg_store_op op[SG_FP_BANDS];
-    for (int b = 0; b < SG_FP_BANDS; b++) { /* one round trip for all bands */
-        memcpy(key[b], "fpb:", 4);
-        sg__behav_hex64(fp->band[b], key[b] + 4);
-        op[b] = (sg_store_op){.op = SG_STORE_GET, .key = key[b], .klen = 20,
-                              .buf = &v[b], .cap = sizeof v[b]};
-    }
-    int rc = sg__store_batch(st, op, SG_FP_BANDS, now);
-    if (rc) return store_err(rc);
+    int rc = br->done ? SG_OK : read_bands(st, fp, now, br);
+    if (rc) return rc;
     uint64_t id = 0;
     for (int b = 0; b < SG_FP_BANDS; b++) {
-        if (op[b].err == SG_OK && op[b].out_len != sizeof v[b]) op[b].err = SG_ENOTFOUND;
-        if (op[b].err == SG_ENOTFOUND) v[b].cluster = 0;
-        else if (op[b].err) return store_err(op[b].err);
+        if (br->err[b] == SG_OK && br->len[b] != sizeof v[b]) br->err[b] = SG_ENOTFOUND;
+        if (br->err[b] == SG_ENOTFOUND) v[b].cluster = 0;
+        else if (br->err[b]) return store_err(br->err[b]);
         if (!id) id = v[b].cluster;
     }
     *is_new = !id;
@@ -175,9 +233,11 @@ static int assign_cluster(sg_store *st, const sg_behav_config *cfg,
     for (int b = 0; b < SG_FP_BANDS; b++) {
         if (v[b].cluster == id && now - v[b].written_ms < cfg->fp_ttl_ms / 4)
             continue;
-        op[n++] = (sg_store_op){.op = SG_STORE_PUT, .key = key[b], .klen = 20,
-                                .val = &nv, .vlen = sizeof nv,
-                                .expire_at_ms = now + cfg->fp_ttl_ms};
+        band_key(key[n], fp->band[b]);
+        op[n] = (sg_store_op){.op = SG_STORE_PUT, .key = key[n], .klen = 20,
+                              .val = &nv, .vlen = sizeof nv,
+                              .expire_at_ms = now + cfg->fp_ttl_ms};
+        n++;
     }
     if (n && (rc = sg__store_batch(st, op, n, now))) return store_err(rc);
     for (size_t i = 0; i < n; i++)
@@ -215,16 +275,32 @@ typedef struct bulk_count {
     uint32_t senders, recipients, msgs;
 } bulk_count;
 
+/* A window record as the cluster's batch read it (prefetch_cluster). */
+typedef struct win_read {
+    bool done;          /* false: not read */
+    int err;            /* the read's result */
+    size_t len;         /* full value length */
+    bulk_win w;
+} win_read;
+
+/* wr: the record read ahead with nothing written since, or NULL. */
 static int count_window(sg_store *st, const sg_behav_config *cfg, uint64_t id,
                         bool is_new, const sg_behav_msg *rec, int64_t now,
-                        bulk_count *out) {
+                        const win_read *wr, bulk_count *out) {
     char key[4 + 17];
     memcpy(key, "fpw:", 4);
     sg__behav_hex64(id, key + 4);
     bulk_win w;
     size_t vlen = 0;
-    int rc = is_new ? SG_ENOTFOUND /* a new cluster has no counts yet */
-                    : sg__store_get(st, key, 20, &w, sizeof w, &vlen, now);
+    int rc;
+    if (is_new) {
+        rc = SG_ENOTFOUND; /* a new cluster has no counts yet */
+    } else if (wr && wr->done) {
+        rc = wr->err, vlen = wr->len;
+        memcpy(&w, &wr->w, sizeof w);
+    } else {
+        rc = sg__store_get(st, key, 20, &w, sizeof w, &vlen, now);
+    }
     if (rc == SG_ENOTFOUND || (rc == SG_OK && vlen != sizeof w))
         memset(&w, 0, sizeof w);
     else if (rc) return store_err(rc);
@@ -291,17 +367,68 @@ static uint64_t domain_group_id(const char *domain) {
     return d ? d : 1;
 }
 
+/* Keys of a campaign's record and lists (campaign.c's update_campaign
+ * reads them; docs/storage.md "Key schema").  @return how many (5). */
+#define CAMPAIGN_KEYS 5
+static size_t campaign_keys(const char *id, char (*keys)[SG_BEHAV_KEY_CAP],
+                            size_t *lens) {
+    static const char *const parts[CAMPAIGN_KEYS] = {"", ":s", ":u", ":e", ":l"};
+    size_t il = strnlen(id, SG_CAMPAIGN_ID_LEN - 1);
+    for (int p = 0; p < CAMPAIGN_KEYS; p++) {
+        size_t pl = strlen(parts[p]);
+        memcpy(keys[p], "camp:", 5);
+        memcpy(keys[p] + 5, id, il);
+        memcpy(keys[p] + 5 + il, parts[p], pl + 1);
+        lens[p] = 5 + il + pl;
+    }
+    return CAMPAIGN_KEYS;
+}
+
+/* Id of the campaign a cluster opens (campaign.c's opening_id:
+ * "c%012llx" of cluster >> 16): what a known cluster's text most often
+ * belongs to. */
+static void cluster_campaign_id(uint64_t cluster, char id[SG_CAMPAIGN_ID_LEN]) {
+    char hex[17];
+    sg__behav_hex64(cluster >> 16, hex); /* 48 bits: 4 leading zeros */
+    id[0] = 'c';
+    memcpy(id + 1, hex + 4, 13);
+}
+
+/* Keys of the second round trip (prefetch_cluster) for cluster cl: its
+ * window record (first), what the campaign stage reads about it, and the
+ * keys of the campaign it opens.  @return how many (at most
+ * CLUSTER_KEYS). */
+#define CLUSTER_KEYS (1 + SG_CAMPAIGN_READ_KEYS + CAMPAIGN_KEYS)
+static size_t cluster_keys(const sg_campaign_msg *m, uint64_t cl,
+                           char (*keys)[SG_BEHAV_KEY_CAP], size_t *lens) {
+    sg_campaign_msg sel = *m;
+    char id[SG_CAMPAIGN_ID_LEN];
+    size_t n = 0;
+    sel.cluster = cl;
+    sel.cluster_new = false;
+    window_key(keys[n], cl), lens[n++] = 20;
+    n += sg__campaign_read_keys(&sel, true, keys + n, lens + n);
+    cluster_campaign_id(cl, id);
+    return n + campaign_keys(id, keys + n, lens + n);
+}
+
 /* Most keys of a message's first round trip (first_keys). */
-#define FIRST_KEYS (SG_FP_BANDS + 2 + SG_CAMPAIGN_READ_KEYS)
+#define FIRST_KEYS (SG_FP_BANDS + 2 + SG_CAMPAIGN_READ_KEYS + CLUSTER_KEYS)
 
 /* The keys of a message's first round trip: its fingerprint's band keys,
- * the sender's state (keys[*sender]: watched, it is rewritten whole), and
- * what the campaign stage will read about its landing domains.  @return
- * how many (at most FIRST_KEYS). */
+ * the sender's state (keys[*sender]: watched, it is rewritten whole),
+ * what the campaign stage will read about its landing domains, and, with
+ * `ahead`, from keys[*spec] on, the second round trip's keys for the
+ * cluster of the text's first band (cluster_keys): a text sent before
+ * verbatim has the same bands, so its cluster is the one its first
+ * message opened -- read before the bands tell, to save the second round
+ * trip (a variant or a new text reads them for nothing).  @return how
+ * many (at most FIRST_KEYS); *spec == the count when there are no such
+ * keys. */
 static size_t first_keys(const sg_ctx *c, const sg_fingerprint *fp,
-                         const sg_campaign_msg *m,
+                         const sg_campaign_msg *m, bool ahead,
                          char (*keys)[SG_BEHAV_KEY_CAP], size_t *lens,
-                         size_t *sender) {
+                         size_t *sender, size_t *spec) {
     size_t n = 0;
     for (int b = 0; fp->valid && b < SG_FP_BANDS; b++, n++) {
         memcpy(keys[n], "fpb:", 4);
@@ -312,20 +439,43 @@ static size_t first_keys(const sg_ctx *c, const sg_fingerprint *fp,
     lens[n] = sg__sender_key(keys[n], c->msg->from);
     n++;
     if (m->ndomains) window_key(keys[n], domain_group_id(m->domains[0])), lens[n++] = 20;
-    return n + sg__campaign_read_keys(m, false, keys + n, lens + n);
+    n += sg__campaign_read_keys(m, false, keys + n, lens + n);
+    *spec = n;
+    if (ahead && fp->valid) n += cluster_keys(m, fp->band[0], keys + n, lens + n);
+    return n;
 }
 
 /* First round trip of a message on a store that batches (first_keys); it
- * finds nothing to read when sg__behav_prefetch_batch came first. */
+ * finds nothing to read when sg__behav_prefetch_batch came first.  The
+ * band values it reads go to br (assign_cluster's reads) and the window
+ * record of the first band's cluster to wr (count_window's read, once the
+ * bands confirm that cluster; *spec tells that these keys were read);
+ * the other values stay in the store's group for the stages' own gets. */
 static int prefetch_message(sg_store *st, sg_ctx *c, const sg_behav_msg *rec,
-                            const sg_campaign_msg *m) {
+                            const sg_campaign_msg *m, band_read *br,
+                            win_read *wr, bool *spec) {
     char keys[FIRST_KEYS][SG_BEHAV_KEY_CAP];
-    size_t lens[FIRST_KEYS], sender;
+    size_t lens[FIRST_KEYS], sender, sp;
+    sg_store_op op[FIRST_KEYS];
     if (!st->ops->batch) return SG_OK;
-    size_t n = first_keys(c, &rec->fp, m, keys, lens, &sender);
+    /* the second trip's keys ahead only on a store in this process (no
+     * other writer to watch for): there they cost a few more lookups, and
+     * a remote store's trips stay as its read-ahead rounds expect */
+    size_t n = first_keys(c, &rec->fp, m, !st->ops->watch, keys, lens, &sender, &sp);
     int rc = sg__store_watch(st, keys[sender], lens[sender], c->now_ms);
     if (rc) return store_err(rc);
-    return sg__behav_prefetch(st, keys, lens, n, c->now_ms);
+    for (size_t i = 0; i < n; i++) /* the first `sender` keys are the bands */
+        op[i] = (sg_store_op){.op = SG_STORE_GET, .key = keys[i], .klen = lens[i],
+                              .buf = i < sender ? &br->v[i] : NULL,
+                              .cap = i < sender ? sizeof br->v[i] : 0};
+    if (sp < n) op[sp].buf = &wr->w, op[sp].cap = sizeof wr->w;
+    if ((rc = sg__store_batch(st, op, n, c->now_ms))) return store_err(rc);
+    for (size_t i = 0; i < sender; i++)
+        br->err[i] = op[i].err, br->len[i] = op[i].out_len;
+    br->done = sender == SG_FP_BANDS;
+    if (sp < n) wr->err = op[sp].err, wr->len = op[sp].out_len;
+    *spec = sp < n;
+    return SG_OK;
 }
 
 /* The prefetch of one prepared message into the batch's key arena: its
@@ -342,7 +492,7 @@ static int batch_one(sg_engine *eng, int slot, sg_ctx *c, int64_t now,
     else if (sg__fingerprint(c->norm.text, c->norm.len, &fp)) fp.valid = false;
     rec.has_url = sg__ctx_urls(c)->n > 0;
     campaign_input(c, &rec, &m);
-    size_t sender, n = first_keys(c, &fp, &m, keys, lens + *nkeys, &sender);
+    size_t sender, sp, n = first_keys(c, &fp, &m, false, keys, lens + *nkeys, &sender, &sp);
     int rc = sg__store_watch(eng->store, keys[sender], lens[*nkeys + sender], now);
     for (size_t i = 0; !rc && i < n; i++)
         if (sg__buf_append(arena, keys[i], lens[*nkeys + i])) rc = SG_ENOMEM;
@@ -364,14 +514,15 @@ static uint64_t cluster_of(const sg_store_op *op, size_t nbands) {
 }
 
 /* Round 2 of the batch read-ahead: for each message whose text is in a
- * known cluster, what prefetch_cluster would read for it (the cluster's
- * window, campaign map and the sender's receipt), all in one batch.  A
+ * known cluster, what prefetch_cluster would read for it (cluster_keys:
+ * the cluster's window, campaign map, the sender's receipt and the keys
+ * of the campaign the cluster opens), all in one batch.  A
  * message whose cluster an earlier message of the batch creates reads its
  * own in its judge step, as without the read-ahead. */
 static int batch_clusters(sg_store *st, sg_ctx *cs, size_t n,
                           const size_t *first, const size_t *nbands,
                           const sg_store_op *op1, uint64_t *cl, int64_t now) {
-    size_t cap = n * (1 + SG_CAMPAIGN_READ_KEYS), nk = 0;
+    size_t cap = n * CLUSTER_KEYS, nk = 0;
     char (*keys)[SG_BEHAV_KEY_CAP] = sg__malloc(cap * sizeof *keys);
     size_t *lens = sg__malloc(cap * sizeof *lens);
     sg_store_op *op = sg__malloc(cap * sizeof *op);
@@ -383,9 +534,7 @@ static int batch_clusters(sg_store *st, sg_ctx *cs, size_t n,
         sg_behav_msg rec = {.has_url = sg__ctx_urls(&cs[i])->n > 0, .cluster = id};
         sg_campaign_msg m;
         campaign_input(&cs[i], &rec, &m);
-        m.cluster_new = false;
-        window_key(keys[nk], id), lens[nk++] = 20;
-        nk += sg__campaign_read_keys(&m, true, keys + nk, lens + nk);
+        nk += cluster_keys(&m, id, keys + nk, lens + nk);
     }
     for (size_t i = 0; !rc && i < nk; i++)
         op[i] = (sg_store_op){.op = SG_STORE_GET, .key = keys[i], .klen = lens[i]};
@@ -495,15 +644,25 @@ int sg__behav_prefetch_batch(sg_engine *eng, sg_ctx *cs, size_t n) {
     return rc ? store_err(rc) : SG_OK;
 }
 
-/* Second round trip, once the cluster is known: its window record and
- * what the campaign stage will read about it. */
-static int prefetch_cluster(sg_store *st, const sg_campaign_msg *m) {
-    char keys[1 + SG_CAMPAIGN_READ_KEYS][SG_BEHAV_KEY_CAP];
-    size_t lens[1 + SG_CAMPAIGN_READ_KEYS], n = 0;
+/* Second round trip, once the cluster is known (cluster_keys): its window
+ * record (into wr, for count_window), what the campaign stage will read
+ * about it, and the keys of the campaign the cluster opens -- read before
+ * the stage knows it is that one (its cmap:f read is in this same trip),
+ * so that its own read of them finds them. */
+static int prefetch_cluster(sg_store *st, const sg_campaign_msg *m,
+                            win_read *wr) {
+    char keys[CLUSTER_KEYS][SG_BEHAV_KEY_CAP];
+    size_t lens[CLUSTER_KEYS];
+    sg_store_op op[CLUSTER_KEYS];
     if (!st->ops->batch || !m->cluster || m->cluster_new) return SG_OK;
-    window_key(keys[n], m->cluster), lens[n++] = 20;
-    n += sg__campaign_read_keys(m, true, keys + n, lens + n);
-    return sg__behav_prefetch(st, keys, lens, n, m->now_ms);
+    size_t n = cluster_keys(m, m->cluster, keys, lens);
+    for (size_t i = 0; i < n; i++)
+        op[i] = (sg_store_op){.op = SG_STORE_GET, .key = keys[i], .klen = lens[i]};
+    op[0].buf = &wr->w, op[0].cap = sizeof wr->w;
+    int rc = sg__store_batch(st, op, n, m->now_ms);
+    if (rc) return store_err(rc);
+    wr->done = true, wr->err = op[0].err, wr->len = op[0].out_len;
+    return SG_OK;
 }
 
 static int build_record(bulk_state *bs, sg_ctx *c, int slot) {
@@ -521,24 +680,31 @@ static int build_record(bulk_state *bs, sg_ctx *c, int slot) {
         rc = sg__fingerprint(c->norm.text, c->norm.len, &rec->fp);
     sg_campaign_msg m;
     campaign_input(c, rec, &m);
-    if (!rc) rc = prefetch_message(st, c, rec, &m);
+    band_read br;
+    win_read wr;
+    bool spec = false;
+    br.done = wr.done = false;
+    if (!rc) rc = prefetch_message(st, c, rec, &m, &br, &wr, &spec);
     bool is_new = false;
     if (!rc && rec->fp.valid)
-        rc = assign_cluster(st, &bs->cfg, &rec->fp, c->now_ms, &rec->cluster,
-                            &is_new);
+        rc = assign_cluster(st, &bs->cfg, &rec->fp, c->now_ms, &br,
+                            &rec->cluster, &is_new);
     m.cluster = rec->cluster;
     m.cluster_new = is_new;
-    if (!rc) rc = prefetch_cluster(st, &m);
+    if (spec && !is_new && rec->cluster == rec->fp.band[0])
+        wr.done = true; /* the first round trip read the second's keys */
+    else if (!rc)
+        rc = prefetch_cluster(st, &m, &wr);
     bulk_count n = {0};
     if (!rc && rec->cluster)
         rc = count_window(st, &bs->cfg, rec->cluster, is_new, rec, c->now_ms,
-                          &n);
+                          &wr, &n);
     rec->senders = n.senders, rec->recipients = n.recipients, rec->msgs = n.msgs;
     campaign_input(c, rec, &m);
     if (!rc && m.ndomains) {
         uint64_t d = domain_group_id(m.domains[0]);
         rec->domain_hash = d == 1 ? 0 : (uint32_t)d;
-        rc = count_window(st, &bs->cfg, d, false, rec, c->now_ms, &n);
+        rc = count_window(st, &bs->cfg, d, false, rec, c->now_ms, NULL, &n);
         rec->domain_group = (sg_group_count){d, n.senders, n.recipients};
         m.domain_group = rec->domain_group;
     }

@@ -144,6 +144,23 @@ static int map_to(sg_store *st, const sg_behav_config *cfg,
 
 /* ------------------------------------------------------------ lists */
 
+/* Items in the first vlen bytes of a list value: its NUL bytes, plus one
+ * for a last item without one.  Eight bytes at a time: a lane's high bit
+ * is set in t exactly when the byte is 0 (no carry crosses lanes); the
+ * multiply sums the lanes' flags into the top byte. */
+static size_t list_items(const char *buf, size_t vlen) {
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+    size_t n = 0, i = 0;
+    for (; i + 8 <= vlen; i += 8) {
+        uint64_t x, t;
+        memcpy(&x, buf + i, 8);
+        t = ~(((x & low7) + low7) | x | low7);
+        n += (size_t)(((t >> 7) * 0x0101010101010101ull) >> 56);
+    }
+    for (; i < vlen; i++) n += buf[i] == '\0';
+    return n + (vlen && buf[vlen - 1] != '\0');
+}
+
 /* Append item to the list at "camp:<id><suffix>" unless it is there or
  * the list is full. */
 static int list_add(sg_store *st, const sg_behav_config *cfg, const char *id,
@@ -154,6 +171,7 @@ static int list_add(sg_store *st, const sg_behav_config *cfg, const char *id,
     if (rc == SG_ENOTFOUND) vlen = 0;
     else if (rc) return store_err(rc);
     if (vlen > sizeof buf) return SG_OK; /* written by someone else: leave */
+    if (list_items(buf, vlen) >= SG_CAMPAIGN_LIST) return SG_OK; /* full */
     size_t n = 0, il = strnlen(item, 255);
     for (size_t off = 0; off < vlen; n++) {
         size_t l = strnlen(buf + off, vlen - off);
@@ -260,16 +278,30 @@ static bool has_bit(const uint64_t *bits, uint64_t h) {
     return bits[(h >> 6) & 3] & (1ull << (h & 63));
 }
 
-static int load_rec(sg_store *st, const char *id, int64_t now, camp_rec *r) {
-    char key[64];
-    size_t kl = camp_key(key, id, ""), vlen = 0;
-    int rc = sg__store_get(st, key, kl, r, sizeof *r, &vlen, now);
+/* The record as a read of "camp:<id>" (result rc, full length vlen) left
+ * it in r: a fresh one starting at now when there is none. */
+static int rec_read(int rc, size_t vlen, int64_t now, camp_rec *r) {
     if (rc == SG_OK && vlen != sizeof *r) rc = SG_ENOTFOUND;
     if (rc == SG_ENOTFOUND) {
         memset(r, 0, sizeof *r);
         r->first_ms = now;
     }
     return rc;
+}
+
+static int load_rec(sg_store *st, const char *id, int64_t now, camp_rec *r) {
+    char key[64];
+    size_t kl = camp_key(key, id, ""), vlen = 0;
+    int rc = sg__store_get(st, key, kl, r, sizeof *r, &vlen, now);
+    return rec_read(rc, vlen, now, r);
+}
+
+/* The counter as a read of "camp:<id>:l" (result rc, full length vlen)
+ * left it in *n: 0 when there is none. */
+static int locked_read(int rc, size_t vlen, int64_t *n) {
+    if (rc == SG_ENOTFOUND || (rc == SG_OK && vlen != sizeof *n)) *n = 0;
+    else if (rc) return store_err(rc);
+    return SG_OK;
 }
 
 /* Senders of campaign id locked so far (the counter camp:<id>:l). */
@@ -279,9 +311,7 @@ static int locked_count(sg_store *st, const char *id, int64_t now,
     size_t kl = camp_key(key, id, ":l"), vlen = 0;
     *n = 0;
     int rc = sg__store_get(st, key, kl, n, sizeof *n, &vlen, now);
-    if (rc == SG_ENOTFOUND || (rc == SG_OK && vlen != sizeof *n)) *n = 0;
-    else if (rc) return store_err(rc);
-    return SG_OK;
+    return locked_read(rc, vlen, n);
 }
 
 static int save_rec(sg_store *st, const sg_behav_config *cfg, const char *id,
@@ -293,21 +323,40 @@ static int save_rec(sg_store *st, const sg_behav_config *cfg, const char *id,
     return rc ? store_err(rc) : SG_OK;
 }
 
-/* Count the message in the campaign and extend its lists.  The record and
- * its three lists are read in one round trip on a store that batches. */
+/* The record and the locked counter of campaign id into *r and *locked
+ * (as load_rec and locked_count), its three lists read ahead into the
+ * store's group, in one round trip on a store that batches. */
+static int read_campaign(sg_store *st, const char *id, int64_t now,
+                         camp_rec *r, int64_t *locked) {
+    if (!st->ops->batch) {
+        int rc = load_rec(st, id, now, r);
+        if (rc && rc != SG_ENOTFOUND) return store_err(rc);
+        return locked_count(st, id, now, locked);
+    }
+    char keys[5][64];
+    static const char *const parts[5] = {"", ":s", ":u", ":e", ":l"};
+    sg_store_op op[5];
+    for (int i = 0; i < 5; i++) {
+        size_t kl = camp_key(keys[i], id, parts[i]);
+        op[i] = (sg_store_op){.op = SG_STORE_GET, .key = keys[i], .klen = kl};
+    }
+    op[0].buf = r, op[0].cap = sizeof *r;
+    op[4].buf = locked, op[4].cap = sizeof *locked;
+    *locked = 0;
+    int rc = sg__store_batch(st, op, 5, now);
+    if (rc) return store_err(rc);
+    rc = rec_read(op[0].err, op[0].out_len, now, r);
+    if (rc && rc != SG_ENOTFOUND) return store_err(rc);
+    return locked_read(op[4].err, op[4].out_len, locked);
+}
+
+/* Count the message in the campaign and extend its lists. */
 static int update_campaign(sg_store *st, const sg_behav_config *cfg,
                            const sg_campaign_msg *m, sg_campaign_hit *hit) {
-    char keys[5][SG_BEHAV_KEY_CAP];
-    size_t lens[5];
-    static const char *const parts[5] = {"", ":s", ":u", ":e", ":l"};
-    for (int i = 0; i < 5; i++) lens[i] = camp_key(keys[i], hit->id, parts[i]);
-    int rc = sg__behav_prefetch(st, keys, lens, 5, m->now_ms);
-    if (rc) return rc;
     camp_rec r;
     int64_t locked = 0;
-    rc = load_rec(st, hit->id, m->now_ms, &r);
-    if (rc && rc != SG_ENOTFOUND) return store_err(rc);
-    if ((rc = locked_count(st, hit->id, m->now_ms, &locked))) return rc;
+    int rc = read_campaign(st, hit->id, m->now_ms, &r, &locked);
+    if (rc) return rc;
     uint64_t fh = sg__behav_id_hash(m->from), th = sg__behav_id_hash(m->to);
     bool new_sender = !has_bit(r.snd, fh);
     bool new_edge = false;

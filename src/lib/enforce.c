@@ -218,33 +218,81 @@ static void case_view(const case_rec *r, sg_enf_case *out) {
     out->decided_ms = r->decided_ms;
 }
 
+/* Bytes of a list's buffer on the stack (list_update): room for a value
+ * of LIST_STACK - SG_ENFORCE_ID bytes (~500 ids of 15 bytes); a longer
+ * one is read again into the heap. */
+#define LIST_STACK 8192
+
+/* Offset of the first NUL in p[0..n), or n: eight bytes at a time (a
+ * lane's high bit is set in t exactly when its byte is 0; the lowest such
+ * lane is the first NUL), inline, since ids are short and a list holds
+ * hundreds of them. */
+static size_t nul_at(const char *p, size_t n) {
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+    size_t i = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ /* the first byte is the lowest */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, t;
+        memcpy(&x, p + i, 8);
+        t = ~(((x & low7) + low7) | x | low7);
+        if (t) return i + (size_t)__builtin_ctzll(t) / 8;
+    }
+#else
+    (void)low7;
+#endif
+    while (i < n && p[i]) i++;
+    return i;
+}
+
+/* The ids of old (vlen bytes) that a list keeps after id (idl bytes),
+ * appended to buf at *used: the non-empty ones other than id, in order,
+ * each NUL-terminated, while *kept < max.  Kept ids are moved in runs;
+ * buf + *used never passes old + the next byte to read (buf ends where
+ * old does, plus one byte for the NUL of a last id without one). */
+static void list_keep(char *buf, size_t *used, const char *old, size_t vlen,
+                      const char *id, size_t idl, size_t max, size_t *kept) {
+    size_t off = 0, run = 0; /* old[run, off): kept ids not moved yet */
+    while (off < vlen && *kept < max) {
+        size_t l = nul_at(old + off, vlen - off);
+        if (l && !(l == idl && !memcmp(old + off, id, idl))) {
+            (*kept)++;
+        } else { /* dropped: move the run before it */
+            memmove(buf + *used, old + run, off - run);
+            *used += off - run;
+            run = off + l + 1;
+        }
+        off += l + 1;
+    }
+    size_t end = off < vlen ? off : vlen;
+    if (run < end) {
+        memmove(buf + *used, old + run, end - run);
+        *used += end - run;
+        if (off > vlen) buf[(*used)++] = '\0'; /* the last id had none */
+    }
+}
+
 /* A list of ids in one value: NUL-separated, newest first, at most `max`. */
 static int list_update(sg_engine *eng, const char *key, const char *id, bool add,
                        size_t max, int64_t now, int64_t ttl) {
-    char *buf = sg__malloc(max * SG_ENFORCE_ID + SG_ENFORCE_ID);
-    if (!buf) return SG_ENOMEM;
+    char stack[LIST_STACK + 1], *buf = stack;
+    size_t cap = max * SG_ENFORCE_ID, klen = strlen(key);
+    size_t have = cap < LIST_STACK - SG_ENFORCE_ID ? cap : LIST_STACK - SG_ENFORCE_ID;
     size_t vlen = 0, used = 0, idl = strnlen(id, SG_ENFORCE_ID - 1);
-    char *old = buf + SG_ENFORCE_ID;
-    int rc = sg__store_get(eng->store, key, strlen(key), old, max * SG_ENFORCE_ID, &vlen, now);
-    if (rc == SG_ENOTFOUND || vlen > max * SG_ENFORCE_ID) vlen = 0, rc = SG_OK;
+    int rc = sg__store_get(eng->store, key, klen, buf + SG_ENFORCE_ID, have, &vlen, now);
+    if (rc == SG_OK && vlen > have && vlen <= cap) { /* too long for the stack */
+        if (!(buf = sg__malloc(cap + SG_ENFORCE_ID + 1))) return SG_ENOMEM;
+        rc = sg__store_get(eng->store, key, klen, buf + SG_ENFORCE_ID, cap, &vlen, now);
+    }
+    if (rc == SG_ENOTFOUND || vlen > cap) vlen = 0, rc = SG_OK;
     if (add) {
         memcpy(buf, id, idl);
         buf[idl] = '\0';
         used = idl + 1;
     }
     size_t kept = add;
-    for (size_t off = 0; !rc && off < vlen && kept < max;) {
-        size_t l = strnlen(old + off, vlen - off);
-        if (l && !(l == idl && !memcmp(old + off, id, idl))) {
-            memmove(buf + used, old + off, l); /* never overlaps: used <= off + idl + 1 */
-            buf[used + l] = '\0';
-            used += l + 1;
-            kept++;
-        }
-        off += l + 1;
-    }
-    if (!rc) rc = sg__store_put(eng->store, key, strlen(key), buf, used, now + ttl, now);
-    sg__free(buf);
+    if (!rc) list_keep(buf, &used, buf + SG_ENFORCE_ID, vlen, id, idl, max, &kept);
+    if (!rc) rc = sg__store_put(eng->store, key, klen, buf, used, now + ttl, now);
+    if (buf != stack) sg__free(buf);
     return rc ? store_rc(rc) : SG_OK;
 }
 

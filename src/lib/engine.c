@@ -332,6 +332,45 @@ void sg__ctx_recycle(sg_ctx *c) {
     c->details = k.details;
 }
 
+/* True when fmt's only conversions are %u, %s and %% (format_plain). */
+static bool plain_format(const char *fmt) {
+    for (const char *p = strchr(fmt, '%'); p; p = strchr(p + 2, '%'))
+        if (p[1] != 'u' && p[1] != 's' && p[1] != '%') return false;
+    return true;
+}
+
+/* vsnprintf(out, cap, fmt, ap) for a plain_format fmt, without printf's
+ * machinery (most details: "~%u senders to ~%u recipients").  @return
+ * the bytes written (at most cap - 1). */
+static size_t format_plain(char *out, size_t cap, const char *fmt, va_list ap) {
+    size_t n = 0;
+    for (const char *p = fmt; *p;) {
+        char num[16], *e = num + sizeof num;
+        const char *s = p;
+        size_t l;
+        if (*p != '%') { /* a run of plain bytes */
+            const char *q = strchr(p, '%');
+            l = q ? (size_t)(q - p) : strlen(p);
+            p += l;
+        } else if (p[1] == 'u') {
+            unsigned v = va_arg(ap, unsigned);
+            do *--e = (char)('0' + v % 10); while (v /= 10);
+            s = e, l = (size_t)(num + sizeof num - e), p += 2;
+        } else if (p[1] == 's') {
+            s = va_arg(ap, const char *);
+            if (!s) s = "(null)"; /* as glibc prints it */
+            l = strlen(s), p += 2;
+        } else { /* "%%": one '%' (s is at it) */
+            l = 1, p += 2;
+        }
+        if (l > cap - 1 - n) l = cap - 1 - n;
+        memcpy(out + n, s, l);
+        n += l;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 /* Append a signal whose detail is fmt/ap (cut at 511 bytes). */
 static int add_signal(sg_ctx *c, const char *code, double weight,
                       unsigned labels, bool explain, const char *fmt,
@@ -344,9 +383,15 @@ static int add_signal(sg_ctx *c, const char *code, double weight,
         c->capsig = cap;
     }
     char tmp[512];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    size_t len = n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
-    char *detail = detail_copy(c, tmp, strnlen(tmp, len));
+    size_t len;
+    if (plain_format(fmt)) {
+        len = format_plain(tmp, sizeof tmp, fmt, ap);
+    } else {
+        int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+        len = n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
+        len = strnlen(tmp, len);
+    }
+    char *detail = detail_copy(c, tmp, len);
     if (!detail) return SG_ENOMEM;
     c->sig[c->nsig++] = (sg_signal){code, weight, labels, detail, explain};
     c->labels |= labels;

@@ -25,7 +25,7 @@
 #define FEAT_MAX 65536u    /* distinct features kept per message */
 #define PAIR_WINDOW 4      /* OSB: word i with each of the next 4 words */
 #define STACK_TEXT 512     /* texts up to this many bytes use stack scratch */
-#define STACK_SET 8192     /* dedup slots kept on the stack (~47 KiB in all):
+#define STACK_SET 8192     /* dedup slots kept on the stack (~45 KiB in all):
                               messages of up to 2048 features need no heap */
 #define NAME_MAX_BYTES 48  /* longer spans are cut in names */
 
@@ -68,10 +68,11 @@ typedef struct word {
 /* Where features go.  Each emitting loop copies it into a local so that
  * its fields live in registers (no aliasing with the stores it makes). */
 typedef struct sink {
-    sg_feat *v;
-    size_t n, limit;        /* features so far; emit() stops at limit */
+    sg_feat *v;             /* the message's records */
+    sg_feat *f;             /* the next one: f - v features so far */
+    sg_feat *end;           /* emit() stops here (the limit) */
     uint32_t *set;          /* dedup: weight index + 1, 0 = empty */
-    uint32_t set_mask, set_shift;
+    uint32_t set_mask;
     uint32_t mask;          /* weight table mask */
 } sink;
 
@@ -81,8 +82,8 @@ typedef struct fx {
     word *w;                /* words in text order */
     size_t nw, wcap;
     uint64_t *uh;           /* hash of unit k (its bytes; ' ' for a space run) */
-    uint32_t *so, *se;      /* unit k spans text[so[k]..se[k]) */
-    bool last_space;        /* the last unit is a space run */
+    uint32_t *so;           /* unit k spans text[so[k]..so[k + 1]): units are
+                               contiguous, so[nu] is the end of the last */
     size_t nu;              /* units (code points; a space run is one) */
     bool currency_sign;     /* a code point of category Sc was seen */
     size_t ascii_digits;    /* ASCII digits in the text (bounds shapes) */
@@ -91,34 +92,74 @@ typedef struct fx {
 /* ------------------------------------------------------------ emitting */
 
 /* Add a feature unless its weight index is already in this message
- * (first one kept) or the message already has `limit` features.  The set
- * is open addressing on the index, at most a quarter full (at half full
- * the probes cost ~20 % of the time: 3.4 -> 2.8 us per SMS text in
- * bench_split); the write happens either way and only the count decides,
- * which keeps the loop branch-light for repeated n-grams. */
+ * (first one kept) or, when `checked`, the message already has its limit
+ * of features.  The set is open addressing on the index, at most an eighth
+ * full (a quarter when that keeps it on the stack): a collision costs a
+ * mispredicted branch, and features of an SMS text took 2.6 us at a
+ * quarter full (~35 extra probes), 2.4 us at an eighth (~16), 3.3 us at
+ * half full (bench_split; the set's memset is in these).  The first probe
+ * is the index's low bits (they are hash bits already).  The one branch
+ * of the common case is taken only on a collision: a repeated index costs
+ * none, as the record is written either way and the record pointer moves
+ * on only for a new index.  The value is left to scale_unit_norm, which
+ * sets every feature's.  A loop that cannot reach the limit (has_room)
+ * passes checked = false and saves a compare per feature. */
+static inline __attribute__((always_inline)) void
+emit_to(sink *k, uint64_t h, sg_feat_kind kind, uint32_t off, uint32_t len,
+        uint32_t off2, uint32_t len2, uint32_t gap, const bool checked) {
+    if (checked && k->f >= k->end) return;
+    uint32_t idx = (uint32_t)h & k->mask, key = idx + 1;
+    uint32_t s = idx & k->set_mask, cur = k->set[s];
+    /* cur is neither empty nor key: product of two nonzero 32-bit values */
+    if (__builtin_expect((uint64_t)(cur ^ key) * cur != 0, 0)) {
+        do s = (s + 1) & k->set_mask;
+        while ((cur = k->set[s]) != 0 && cur != key);
+    }
+    k->set[s] = key;
+    sg_feat *f = k->f;
+    f->idx = idx;
+    f->kind = (uint8_t)kind;
+    f->gap = (uint8_t)gap;
+    f->off = off;
+    f->len = len;
+    f->off2 = off2;
+    f->len2 = len2;
+    /* on by one record for a new index: a mask, not a branch */
+    k->f = (sg_feat *)(void *)((char *)f + ((0u - (uint32_t)(cur == 0)) & sizeof *f));
+}
+
 static inline __attribute__((always_inline)) void
 emit(sink *k, uint64_t h, sg_feat_kind kind, uint32_t off, uint32_t len,
      uint32_t off2, uint32_t len2, uint32_t gap) {
-    if (k->n >= k->limit) return;
-    uint32_t idx = (uint32_t)h & k->mask, key = idx + 1;
-    uint32_t s = (idx * 2654435761u) >> k->set_shift;
-    uint32_t cur;
-    while ((cur = k->set[s]) != 0 && cur != key) s = (s + 1) & k->set_mask;
-    k->set[s] = key;
-    k->v[k->n] = (sg_feat){.idx = idx, .val = 1.0f, .kind = (uint8_t)kind,
-                           .gap = (uint8_t)gap, .off = off, .len = len,
-                           .off2 = off2, .len2 = len2};
-    k->n += cur == 0;
+    emit_to(k, h, kind, off, len, off2, len2, gap, true);
+}
+
+static inline size_t count(const sink *k) {
+    return (size_t)(k->f - k->v);
+}
+
+/* Room for `more` features before the limit: emit_to needs no check. */
+static inline bool has_room(const sink *k, size_t more) {
+    return (size_t)(k->end - k->f) >= more;
 }
 
 static inline uint64_t rotl64(uint64_t v, unsigned r) {
     return (v << r) | (v >> (64 - r));
 }
 
-static void emit_meta(fx *x, sg_meta_id id, uint32_t bucket) {
+/* XXH3 of {id, bucket} (SEED_META) for the buckets in use, filled once. */
+#define META_BUCKETS 6
+static uint64_t meta_hash[SG_META_COUNT_][META_BUCKETS];
+static uint64_t bias_hash; /* XXH3 of "bias", SEED_BIAS */
+
+static uint64_t meta_key_hash(sg_meta_id id, uint32_t bucket) {
     uint32_t k[2] = {(uint32_t)id, bucket};
-    emit(&x->k, XXH3_64bits_withSeed(k, sizeof k, SEED_META), SG_FEAT_META, id,
-         bucket, 0, 0, 0);
+    return XXH3_64bits_withSeed(k, sizeof k, SEED_META);
+}
+
+static void emit_meta(fx *x, sg_meta_id id, uint32_t bucket) {
+    uint64_t h = bucket < META_BUCKETS ? meta_hash[id][bucket] : meta_key_hash(id, bucket);
+    emit(&x->k, h, SG_FEAT_META, id, bucket, 0, 0, 0);
 }
 
 /* ------------------------------------------------------------ tokenizing */
@@ -214,26 +255,14 @@ static void push_bigrams(fx *x, uint32_t off, uint32_t end) {
 
 /* Units for character n-grams: each code point, a whitespace run as one
  * ' ' (the word boundary marker), no leading or trailing whitespace.  A
- * unit is kept as the XXH3 hash of its UTF-8 bytes (a table for ASCII). */
+ * unit is kept as the XXH3 hash of its UTF-8 bytes (a table for ASCII;
+ * a lone byte of invalid UTF-8 takes the entry of its low 7 bits). */
 static uint64_t ascii_uh[128];
+static uint8_t ascii_kinds[128]; /* ascii_kind() of each */
 
-static void push_unit(fx *x, uint32_t at, uint32_t end, bool space) {
-    if (space) {
-        if (x->nu == 0) return;
-        if (x->last_space) { /* extend the run */
-            x->se[x->nu - 1] = end;
-            return;
-        }
-        x->uh[x->nu] = ascii_uh[' '];
-    } else if (end - at == 1) {
-        x->uh[x->nu] = ascii_uh[(unsigned char)x->n->text[at] & 0x7F];
-    } else {
-        x->uh[x->nu] = XXH3_64bits_withSeed(x->n->text + at, end - at, SEED_CHAR);
-    }
-    x->last_space = space;
-    x->so[x->nu] = at;
-    x->se[x->nu] = end;
-    x->nu++;
+static uint64_t unit_hash(const char *t, uint32_t at, uint32_t end) {
+    if (end - at == 1) return ascii_uh[(unsigned char)t[at] & 0x7F];
+    return XXH3_64bits_withSeed(t + at, end - at, SEED_CHAR);
 }
 
 typedef struct run {
@@ -273,26 +302,58 @@ static void step_run(fx *x, run *r, int k, uint32_t at, uint32_t end) {
     if (k == K_WORD || k == K_CONT) *r = (run){k, at, end};
 }
 
+/* Units and word runs in one pass; ASCII (most of the text) by table,
+ * and a letter or digit inside a word run takes the short way. */
 static void tokenize(fx *x) {
     const char *t = x->n->text;
     uint32_t n = (uint32_t)x->n->len, i = 0;
+    uint64_t *uh = x->uh;
+    uint32_t *so = x->so;
+    size_t nu = 0, digits = 0;
+    bool last_space = false, dollar = false;
     run r = {K_SPACE, 0, 0};
     while (i < n) {
         uint32_t at = i;
-        UChar32 c;
-        if ((unsigned char)t[i] < 0x80) {
-            c = (unsigned char)t[i++];
-            x->ascii_digits += c >= '0' && c <= '9';
+        unsigned char b = (unsigned char)t[i];
+        int k;
+        if (b < 0x80) {
+            i++;
+            k = ascii_kinds[b];
+            digits += (unsigned)(b - '0') < 10u;
+            dollar |= b == '$';
         } else {
+            UChar32 c;
             U8_NEXT(t, i, n, c);
             if (c < 0) c = 0xFFFD; /* normalize.c gives valid UTF-8 */
+            k = cp_kind(x, c);
         }
-        int k = cp_kind(x, c);
-        push_unit(x, at, i, k == K_SPACE);
-        step_run(x, &r, k, at, i);
+        if (k != K_SPACE) {
+            uh[nu] = b < 0x80 ? ascii_uh[b] : unit_hash(t, at, i);
+            so[nu++] = at;
+            last_space = false;
+        } else if (nu > 0 && !last_space) { /* the first of a run */
+            uh[nu] = ascii_uh[' '];
+            so[nu++] = at;
+            last_space = true;
+        }
+        if (k == K_WORD && r.kind == K_WORD) r.end = i;
+        else step_run(x, &r, k, at, i);
+        if (r.kind != K_WORD) continue;
+        /* the rest of an ASCII word: its letters and digits */
+        while (i < n && (b = (unsigned char)t[i]) < 0x80 && ascii_kinds[b] == K_WORD) {
+            uh[nu] = ascii_uh[b];
+            so[nu++] = i++;
+            digits += (unsigned)(b - '0') < 10u;
+        }
+        r.end = i;
+        last_space = false;
     }
     end_run(x, &r);
-    if (x->last_space) x->nu--; /* trailing whitespace */
+    if (last_space) nu--; /* trailing whitespace: so[nu] ends the last unit */
+    else so[nu] = n;
+    x->nu = nu;
+    x->ascii_digits = digits;
+    x->currency_sign |= dollar;
 }
 
 /* ------------------------------------------------------------ meta */
@@ -336,18 +397,27 @@ static bool tld_at(const char *t, size_t i, size_t n) {
 }
 
 /* A link: "://", "www.", "hxxp:" or a name ending in a known TLD. */
+static bool url_colon(const char *t, size_t i, size_t n) {
+    if (i + 2 < n && t[i + 1] == '/' && t[i + 2] == '/') return true;
+    return i >= 4 && memcmp(t + i - 4, "hxxp", 4) == 0;
+}
+
+static bool url_dot(const char *t, size_t i, size_t n) {
+    if (!ascii_alnum(t[i - 1]) && !(t[i - 1] & 0x80)) return false;
+    if (i >= 3 && memcmp(t + i - 3, "www", 3) == 0) return true;
+    if (tld_at(t, i + 1, n)) return true;
+    return n - i >= 5 && memcmp(t + i + 1, "\xD1\x80\xD1\x84", 4) == 0; /* .рф */
+}
+
+/* The ':' and '.' at 1 <= i < n - 1, found by memchr (the answer does
+ * not depend on which is seen first). */
 static bool meta_url(const char *t, size_t n) {
-    for (size_t i = 1; i + 1 < n; i++) {
-        if (t[i] == ':') {
-            if (i + 2 < n && t[i + 1] == '/' && t[i + 2] == '/') return true;
-            if (i >= 4 && memcmp(t + i - 4, "hxxp", 4) == 0) return true;
-        } else if (t[i] == '.' && (ascii_alnum(t[i - 1]) || (t[i - 1] & 0x80))) {
-            if (i >= 3 && memcmp(t + i - 3, "www", 3) == 0) return true;
-            if (tld_at(t, i + 1, n)) return true;
-            if (n - i >= 5 && memcmp(t + i + 1, "\xD1\x80\xD1\x84", 4) == 0)
-                return true; /* .рф */
-        }
-    }
+    if (n < 3) return false;
+    const char *end = t + n - 1, *p;
+    for (p = t + 1; (p = memchr(p, ':', (size_t)(end - p))) != NULL; p++)
+        if (url_colon(t, (size_t)(p - t), n)) return true;
+    for (p = t + 1; (p = memchr(p, '.', (size_t)(end - p))) != NULL; p++)
+        if (url_dot(t, (size_t)(p - t), n)) return true;
     return false;
 }
 
@@ -454,22 +524,22 @@ static const lex prize_stems[] = {
     LEX("доход"), LEX("инвест"), LEX("крипт"), LEX("поздравл"), LEX("подар"),
     LEX("халяв"), LEX("деньг"), LEX("денег"), LEX("прибыл")};
 
-/* A 1024-bit filter of the word hashes of the exact-match lists: most
+/* A 4096-bit filter of the word hashes of the exact-match lists: most
  * words are rejected with one bit test.  Filled once per process. */
-static uint64_t lex_filter[16];
+static uint64_t lex_filter[64];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static void lex_filter_add(const lex *l, size_t nl) {
     for (size_t i = 0; i < nl; i++) {
         uint64_t h = XXH3_64bits_withSeed(l[i].s, l[i].len, SEED_WORD);
-        lex_filter[(h >> 54) & 15] |= 1ull << ((h >> 48) & 63);
+        lex_filter[(h >> 52) & 63] |= 1ull << ((h >> 46) & 63);
     }
 }
 
 static void tables_init(void);
 
 static bool lex_maybe(uint64_t h) {
-    return (lex_filter[(h >> 54) & 15] >> ((h >> 48) & 63)) & 1;
+    return (lex_filter[(h >> 52) & 63] >> ((h >> 46) & 63)) & 1;
 }
 
 static bool prize_word(const char *t, const word *w) {
@@ -494,7 +564,12 @@ static void tables_init(void) {
     for (unsigned c = 0; c < 128; c++) {
         char b = (char)c;
         ascii_uh[c] = XXH3_64bits_withSeed(&b, 1, SEED_CHAR);
+        ascii_kinds[c] = (uint8_t)ascii_kind((UChar32)c);
     }
+    bias_hash = XXH3_64bits_withSeed("bias", 4, SEED_BIAS);
+    for (unsigned id = 0; id < SG_META_COUNT_; id++)
+        for (uint32_t b = 0; b < META_BUCKETS; b++)
+            meta_hash[id][b] = meta_key_hash((sg_meta_id)id, b);
     lex_filter_add(prize_exact, NLEX(prize_exact));
     lex_filter_add(currency_words, NLEX(currency_words));
 }
@@ -542,7 +617,7 @@ static uint32_t bucket_length(const sg_norm *n) {
 static void emit_metas(fx *x) {
     const sg_norm *n = x->n;
     if (meta_url(n->text, n->len)) emit_meta(x, SG_META_URL, 1);
-    if (meta_phone(n->text, n->len)) emit_meta(x, SG_META_PHONE, 1);
+    if (x->ascii_digits && meta_phone(n->text, n->len)) emit_meta(x, SG_META_PHONE, 1);
     if (meta_currency(x)) emit_meta(x, SG_META_CURRENCY, 1);
     uint32_t prizes = 0;
     for (size_t i = 0; i < x->nw; i++) prizes += prize_word(n->text, &x->w[i]);
@@ -557,27 +632,39 @@ static void emit_metas(fx *x) {
 
 /* ------------------------------------------------------------ features */
 
+static inline __attribute__((always_inline)) void
+words_loop(sink *k, const word *w, size_t nw, const bool checked) {
+    for (size_t i = 0; i < nw; i++)
+        emit_to(k, w[i].h, SG_FEAT_WORD, w[i].off, w[i].len, 0, 0, 0, checked);
+}
+
 static void emit_words(fx *x) {
     sink k = x->k;
-    for (size_t i = 0; i < x->nw; i++)
-        emit(&k, x->w[i].h, SG_FEAT_WORD, x->w[i].off, x->w[i].len, 0, 0, 0);
-    x->k.n = k.n;
+    if (has_room(&k, x->nw)) words_loop(&k, x->w, x->nw, false);
+    else words_loop(&k, x->w, x->nw, true);
+    x->k.f = k.f;
 }
 
 /* Orthogonal sparse bigrams: word i with word i+1+gap, gap 0..3, keyed
  * with the gap (Siefkes et al., "Combining Winnow and Orthogonal Sparse
  * Bigrams for Incremental Spam Filtering", PKDD 2004). */
-static void emit_pairs(fx *x) {
-    sink s = x->k;
-    for (size_t i = 0; i < x->nw; i++) {
-        for (uint32_t g = 0; g < PAIR_WINDOW && i + 1 + g < x->nw; g++) {
-            const word *a = &x->w[i], *b = &x->w[i + 1 + g];
+static inline __attribute__((always_inline)) void
+pairs_loop(sink *s, const word *w, size_t nw, const bool checked) {
+    for (size_t i = 0; i < nw; i++) {
+        for (uint32_t g = 0; g < PAIR_WINDOW && i + 1 + g < nw; g++) {
+            const word *a = &w[i], *b = &w[i + 1 + g];
             uint64_t k = a->h ^ rotl64(b->h, 29) ^ (SEED_PAIR + g);
-            emit(&s, XXH3_avalanche(k), SG_FEAT_PAIR, a->off, a->len, b->off,
-                 b->len, g);
+            emit_to(s, XXH3_avalanche(k), SG_FEAT_PAIR, a->off, a->len, b->off,
+                    b->len, g, checked);
         }
     }
-    x->k.n = s.n;
+}
+
+static void emit_pairs(fx *x) {
+    sink s = x->k;
+    if (has_room(&s, PAIR_WINDOW * x->nw)) pairs_loop(&s, x->w, x->nw, false);
+    else pairs_loop(&s, x->w, x->nw, true);
+    x->k.f = s.f;
 }
 
 /* Character n-grams, n = 2..5 units.  The key of units k..k+n-1 is a
@@ -587,28 +674,59 @@ static void emit_pairs(fx *x) {
  * the word boundary: " u", "u ", "xt") lowered the cross-validated
  * (1-ROCA)% and raised the leave-one-corpus-out ROC AUC on the training
  * corpora (docs/accuracy.md). */
-static void emit_chars(fx *x) {
-    const uint64_t *u = x->uh;
-    const uint32_t *so = x->so, *se = x->se;
-    sink s = x->k;
-    for (size_t k = 0; k + 2 <= x->nu; k++) {
+static inline __attribute__((always_inline)) void
+chars_loop(sink *s, const uint64_t *u, const uint32_t *so, size_t nu,
+           const bool checked) {
+    size_t k = 0;
+    for (; k + 5 <= nu; k++) { /* all four n-grams start at unit k */
+        uint32_t o = so[k];
         uint64_t r = u[k] ^ rotl64(u[k + 1], 13);
-        emit(&s, XXH3_avalanche(r + 2 * SEED_CHAR), SG_FEAT_CHAR, so[k],
-             se[k + 1] - so[k], 0, 0, 0);
-        if (k + 3 > x->nu) continue;
+        emit_to(s, XXH3_avalanche(r + 2 * SEED_CHAR), SG_FEAT_CHAR, o, so[k + 2] - o,
+                0, 0, 0, checked);
         r ^= rotl64(u[k + 2], 26);
-        emit(&s, XXH3_avalanche(r + 3 * SEED_CHAR), SG_FEAT_CHAR, so[k],
-             se[k + 2] - so[k], 0, 0, 0);
-        if (k + 4 > x->nu) continue;
+        emit_to(s, XXH3_avalanche(r + 3 * SEED_CHAR), SG_FEAT_CHAR, o, so[k + 3] - o,
+                0, 0, 0, checked);
         r ^= rotl64(u[k + 3], 39);
-        emit(&s, XXH3_avalanche(r + 4 * SEED_CHAR), SG_FEAT_CHAR, so[k],
-             se[k + 3] - so[k], 0, 0, 0);
-        if (k + 5 > x->nu) continue;
+        emit_to(s, XXH3_avalanche(r + 4 * SEED_CHAR), SG_FEAT_CHAR, o, so[k + 4] - o,
+                0, 0, 0, checked);
         r ^= rotl64(u[k + 4], 52);
-        emit(&s, XXH3_avalanche(r + 5 * SEED_CHAR), SG_FEAT_CHAR, so[k],
-             se[k + 4] - so[k], 0, 0, 0);
+        emit_to(s, XXH3_avalanche(r + 5 * SEED_CHAR), SG_FEAT_CHAR, o, so[k + 5] - o,
+                0, 0, 0, checked);
     }
-    x->k.n = s.n;
+    for (; k + 2 <= nu; k++) { /* the last units: the n-grams that fit */
+        uint32_t o = so[k];
+        uint64_t r = u[k] ^ rotl64(u[k + 1], 13);
+        emit_to(s, XXH3_avalanche(r + 2 * SEED_CHAR), SG_FEAT_CHAR, o, so[k + 2] - o,
+                0, 0, 0, checked);
+        if (k + 3 > nu) continue;
+        r ^= rotl64(u[k + 2], 26);
+        emit_to(s, XXH3_avalanche(r + 3 * SEED_CHAR), SG_FEAT_CHAR, o, so[k + 3] - o,
+                0, 0, 0, checked);
+        if (k + 4 > nu) continue;
+        r ^= rotl64(u[k + 3], 39);
+        emit_to(s, XXH3_avalanche(r + 4 * SEED_CHAR), SG_FEAT_CHAR, o, so[k + 4] - o,
+                0, 0, 0, checked);
+    }
+}
+
+/* The loops in functions of their own, whose registers are their own
+ * (inlined into extract() the loop kept the sink's fields on the stack);
+ * the checked one, for messages at the limit, out of the way. */
+static __attribute__((noinline)) sg_feat *
+chars_unchecked(sink s, const uint64_t *u, const uint32_t *so, size_t nu) {
+    chars_loop(&s, u, so, nu, false);
+    return s.f;
+}
+
+static __attribute__((noinline, cold)) sg_feat *
+chars_checked(sink s, const uint64_t *u, const uint32_t *so, size_t nu) {
+    chars_loop(&s, u, so, nu, true);
+    return s.f;
+}
+
+static void emit_chars(fx *x) {
+    if (has_room(&x->k, 4 * x->nu)) x->k.f = chars_unchecked(x->k, x->uh, x->so, x->nu);
+    else x->k.f = chars_checked(x->k, x->uh, x->so, x->nu);
 }
 
 /* Words that mix letters and digits ("4goten", "2nite", "150p"): each
@@ -631,7 +749,7 @@ static void emit_word_parts(fx *x) {
                  from, i - from, 0, 0, 0);
         }
     }
-    x->k.n = s.n;
+    x->k.f = s.f;
 }
 
 static bool ascii_space(char c) {
@@ -747,36 +865,35 @@ static int extract(fx *x, sg_featvec *fv) {
     size_t bound = feature_bound(x);
     int rc = reserve(fv, bound);
     if (rc) return rc;
-    x->k.v = fv->v;
-    x->k.n = 0;
-    x->k.limit = bound;
+    x->k.v = x->k.f = fv->v;
+    x->k.end = fv->v + bound;
     uint32_t stack[STACK_SET], bits = 4;
-    while (((size_t)1 << bits) < 4 * bound) bits++; /* at most 1/4 full */
+    while (((size_t)1 << bits) < 8 * bound) bits++; /* at most 1/8 full */
     size_t slots = (size_t)1 << bits;
+    if (slots > STACK_SET && 4 * bound <= STACK_SET) slots = STACK_SET; /* 1/4 */
     x->k.set_mask = (uint32_t)slots - 1;
-    x->k.set_shift = 32 - bits;
     x->k.set = slots <= STACK_SET ? stack : sg__malloc(slots * sizeof *x->k.set);
     if (!x->k.set) return SG_ENOMEM;
     memset(x->k.set, 0, slots * sizeof *x->k.set);
     static const sg_feat_kind kinds[] = {SG_FEAT_BIAS, SG_FEAT_META, SG_FEAT_WORD,
                                          SG_FEAT_SHAPE, SG_FEAT_PAIR, SG_FEAT_CHAR};
     size_t end[6];
-    emit(&x->k, XXH3_64bits_withSeed("bias", 4, SEED_BIAS), SG_FEAT_BIAS, 0, 0, 0, 0, 0);
-    end[0] = x->k.n;
+    emit(&x->k, bias_hash, SG_FEAT_BIAS, 0, 0, 0, 0, 0);
+    end[0] = count(&x->k);
     emit_metas(x);
-    end[1] = x->k.n;
+    end[1] = count(&x->k);
     emit_words(x);
     if (x->ascii_digits) emit_word_parts(x);
-    end[2] = x->k.n;
+    end[2] = count(&x->k);
     if (x->ascii_digits) {
         emit_token_shapes(x);
         emit_digit_runs(x);
     }
-    end[3] = x->k.n;
+    end[3] = count(&x->k);
     emit_pairs(x);
-    end[4] = x->k.n;
+    end[4] = count(&x->k);
     emit_chars(x);
-    end[5] = fv->n = x->k.n;
+    end[5] = fv->n = count(&x->k);
     scale_unit_norm(fv, end, kinds, 6);
     if (x->k.set != stack) sg__free(x->k.set);
     x->k.set = NULL;
@@ -786,7 +903,7 @@ static int extract(fx *x, sg_featvec *fv) {
 /* Scratch for tokenizing: on the stack for short texts, else one block. */
 typedef struct scratch {
     uint64_t uh[STACK_TEXT + 1];
-    uint32_t so[STACK_TEXT + 1], se[STACK_TEXT + 1];
+    uint32_t so[STACK_TEXT + 1];
     word w[STACK_TEXT / 2 + 2];
 } scratch;
 
@@ -797,19 +914,17 @@ static int scratch_setup(fx *x, scratch *st, void **heap) {
     if (n <= STACK_TEXT) {
         x->uh = st->uh;
         x->so = st->so;
-        x->se = st->se;
         x->w = st->w;
         return SG_OK;
     }
     size_t bytes = x->wcap * sizeof(word) + (n + 1) * sizeof(uint64_t) +
-                   2 * (n + 1) * sizeof(uint32_t);
+                   (n + 1) * sizeof(uint32_t);
     char *p = sg__malloc(bytes);
     if (!p) return SG_ENOMEM;
     *heap = p;
     x->w = (word *)(void *)p;
     x->uh = (uint64_t *)(void *)(p + x->wcap * sizeof(word));
     x->so = (uint32_t *)(x->uh + n + 1);
-    x->se = x->so + n + 1;
     return SG_OK;
 }
 

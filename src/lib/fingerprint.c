@@ -31,11 +31,6 @@ static bool put_bytes(canon *o, const char *s, size_t n) {
     return true;
 }
 
-static bool is_space(unsigned char ch) {
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' ||
-           ch == '\v';
-}
-
 static bool is_edge_punct(unsigned char ch) {
     switch (ch) {
     case '.': case ',': case ';': case ':': case '!': case '?': case '(':
@@ -152,16 +147,148 @@ static void put_token(canon *o, const char *t, size_t n) {
     if (o->len == mark) o->len = before; /* nothing kept: no extra space */
 }
 
+/* Byte classes for the tokenizer.  S: white space (' ' \t \n \r \f \v).
+ * L: an ASCII letter, kept as it is.  D: another ASCII byte that no rule
+ * of put_token keeps or looks at (not a digit, '.', ':' or '@').  0: the
+ * rest (digits, '.', ':', '@', bytes of multi-byte UTF-8).  A token of L
+ * and D bytes only, most words of chat, comes out as its letters. */
+enum { BYTE_SPACE = 1, BYTE_LETTER = 2, BYTE_DROP = 4, BYTE_PLAIN = 8 };
+#define S BYTE_SPACE
+#define L (BYTE_LETTER | BYTE_PLAIN)
+#define D (BYTE_DROP | BYTE_PLAIN)
+static const uint8_t byte_class[256] = {
+    D, D, D, D, D, D, D, D, D, S, S, S, S, S, D, D,
+    D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
+    S, D, D, D, D, D, D, D, D, D, D, D, D, D, 0, D,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, D, D, D, D, D,
+    0, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L,
+    L, L, L, L, L, L, L, L, L, L, L, D, D, D, D, D,
+    D, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L,
+    L, L, L, L, L, L, L, L, L, L, L, D, D, D, D, D,
+    /* 0x80..0xff: 0 */
+};
+#undef S
+#undef L
+#undef D
+
+/* What put_token makes of a token of L and D bytes (byte_class): no '@'
+ * name, no URL (every URL form needs '.', ':' or '@'), its ASCII letters
+ * kept, the other bytes dropped (put_word).  drops: the token has D bytes. */
+static void put_letters(canon *o, const char *t, size_t n, bool drops) {
+    size_t before = o->len;
+    if (o->len && !put_bytes(o, " ", 1)) return;
+    size_t mark = o->len;
+    if (!drops) {
+        size_t room = o->cap - o->len, k = n < room ? n : room;
+        memcpy(o->p + o->len, t, k);
+        o->len += k;
+    } else {
+        for (size_t i = 0; i < n && o->len < o->cap; i++)
+            if (byte_class[(unsigned char)t[i]] & BYTE_LETTER) o->p[o->len++] = t[i];
+    }
+    if (o->len == mark) o->len = before; /* nothing kept: no extra space */
+}
+
+/* The token that starts at text[i] (not a space): put, and its end. */
+static size_t scan_token(const char *text, size_t len, size_t i, canon *o) {
+    const unsigned char *u = (const unsigned char *)text;
+    size_t s = i;
+    unsigned all = BYTE_PLAIN, any = 0;
+    for (; i < len && byte_class[u[i]] != BYTE_SPACE; i++) {
+        all &= byte_class[u[i]];
+        any |= byte_class[u[i]];
+    }
+    if (all) put_letters(o, text + s, i - s, any & BYTE_DROP);
+    else put_token(o, text + s, i - s);
+    return i;
+}
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* Bit masks of 16 bytes by byte_class: *space (S), *plain (L or D),
+ * *letter (L). */
+static void chunk_classes(const char *p, unsigned *space, unsigned *plain,
+                          unsigned *letter) {
+    __m128i b = _mm_loadu_si128((const __m128i *)p);
+    /* signed compares: bytes >= 0x80 are negative, in no range below */
+    __m128i sp = _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8(' ')),
+                              _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8(0x08)),
+                                            _mm_cmplt_epi8(b, _mm_set1_epi8(0x0E))));
+    __m128i kept = _mm_andnot_si128( /* digits, '.', ':' (0x2E..0x3A but '/') */
+        _mm_cmpeq_epi8(b, _mm_set1_epi8('/')),
+        _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8(0x2D)),
+                      _mm_cmplt_epi8(b, _mm_set1_epi8(0x3B))));
+    kept = _mm_or_si128(kept, _mm_cmpeq_epi8(b, _mm_set1_epi8('@')));
+    __m128i l = _mm_or_si128(b, _mm_set1_epi8(0x20));
+    __m128i lt = _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8(0x60)),
+                               _mm_cmplt_epi8(l, _mm_set1_epi8(0x7B)));
+    *space = (unsigned)_mm_movemask_epi8(sp);
+    *plain = ~((unsigned)_mm_movemask_epi8(kept) | (unsigned)_mm_movemask_epi8(b)) & 0xFFFF;
+    *letter = (unsigned)_mm_movemask_epi8(lt);
+}
+
+/* The masks of chunk_classes for the 64 bytes from text[i] (past len:
+ * spaces), bit k for byte i + k. */
+static void block_classes(const char *text, size_t len, size_t i, uint64_t *space,
+                          uint64_t *plain, uint64_t *letter) {
+    char pad[64];
+    const char *p = text + i;
+    if (len - i < 64) {
+        memset(pad, ' ', sizeof pad);
+        memcpy(pad, p, len - i);
+        p = pad;
+    }
+    *space = *plain = *letter = 0;
+    for (int c = 0; c < 4; c++) {
+        unsigned s, pl, lt;
+        chunk_classes(p + 16 * c, &s, &pl, &lt);
+        *space |= (uint64_t)s << (16 * c);
+        *plain |= (uint64_t)pl << (16 * c);
+        *letter |= (uint64_t)lt << (16 * c);
+    }
+}
+
+/* Canonical text into o (bounded by o->cap): 64 bytes classified at a
+ * time, so that a word costs no branch per byte; a token of 64 bytes or
+ * more goes through scan_token. */
+static void make_canon(const char *text, size_t len, canon *o) {
+    size_t i = 0;
+    while (i < len) {
+        uint64_t space, plain, letter;
+        block_classes(text, len, i, &space, &plain, &letter);
+        unsigned pos = 0; /* in the block: after the last token put */
+        for (;;) {
+            if (o->len + 1 >= o->cap) return;
+            uint64_t rest = ~space >> pos;
+            if (!rest) { /* only spaces to the end of the block */
+                pos = 64;
+                break;
+            }
+            pos += (unsigned)__builtin_ctzll(rest); /* a token starts */
+            uint64_t after = space >> pos;
+            if (!after) break; /* it ends past the block */
+            unsigned n = (unsigned)__builtin_ctzll(after);
+            uint64_t bits = ((1ull << n) - 1) << pos;
+            if ((plain & bits) == bits)
+                put_letters(o, text + i + pos, n, (letter & bits) != bits);
+            else
+                put_token(o, text + i + pos, n);
+            pos += n;
+        }
+        i = pos ? i + pos : scan_token(text, len, i, o);
+    }
+}
+#else
 /* Canonical text into o (bounded by o->cap). */
 static void make_canon(const char *text, size_t len, canon *o) {
     size_t i = 0;
     while (i < len && o->len + 1 < o->cap) {
-        while (i < len && is_space((unsigned char)text[i])) i++;
-        size_t s = i;
-        while (i < len && !is_space((unsigned char)text[i])) i++;
-        if (i > s) put_token(o, text + s, i - s);
+        while (i < len && byte_class[(unsigned char)text[i]] == BYTE_SPACE) i++;
+        if (i < len) i = scan_token(text, len, i, o);
     }
 }
+#endif
 
 int sg__fingerprint_canon(const char *text, size_t len, sg_buf *b) {
     char tmp[SG_FP_MAX_CANON];
@@ -205,11 +332,9 @@ static const uint32_t minhash_lo[SG_FP_HASHES] = {MINHASH_MULS(LO32)};
 static const uint32_t minhash_hi[SG_FP_HASHES] = {MINHASH_MULS(HI32)};
 
 /* mins[i] = min over the shingle hashes xs[0..n) of h_i(x) = bits 32..63
- * of a_i * x (MINHASH_MULS); cloned for AVX2 where the CPU has it, the
- * same integers everywhere (no AVX-512 clone: its wide multiplies lower
- * the core's clock for the code that follows). */
-__attribute__((target_clones("avx2", "default")))
-static void minhash_all(uint32_t *restrict mins, const uint64_t *restrict xs, size_t n) {
+ * of a_i * x (MINHASH_MULS): the portable form. */
+static void minhash_all_scalar(uint32_t *restrict mins, const uint64_t *restrict xs,
+                               size_t n) {
     for (size_t k = 0; k < n; k++) {
         uint32_t xl = (uint32_t)xs[k], xh = (uint32_t)(xs[k] >> 32);
         for (int i = 0; i < SG_FP_HASHES; i++) {
@@ -219,6 +344,50 @@ static void minhash_all(uint32_t *restrict mins, const uint64_t *restrict xs, si
         }
     }
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define MINHASH_VECS (SG_FP_HASHES / 8)
+
+/* The same integers, 8 hash functions per AVX2 register, the 32 minima
+ * kept in registers across the shingles: hi32(a_lo * x_lo) from two
+ * 32x32->64 multiplies (even and odd lanes), the two cross products with
+ * 32-bit multiplies.  (The compiler's own vectorisation of the portable
+ * loop widened every lane to 64 bits and was 2x slower.)  No AVX-512: its
+ * wide multiplies lower the core's clock for the code that follows. */
+__attribute__((target("avx2")))
+static void minhash_all_avx2(uint32_t *restrict mins, const uint64_t *restrict xs,
+                             size_t n) {
+    __m256i lo[MINHASH_VECS], lo_odd[MINHASH_VECS], hi[MINHASH_VECS], m[MINHASH_VECS];
+    for (int v = 0; v < MINHASH_VECS; v++) {
+        lo[v] = _mm256_loadu_si256((const __m256i *)(minhash_lo + 8 * v));
+        lo_odd[v] = _mm256_srli_epi64(lo[v], 32);
+        hi[v] = _mm256_loadu_si256((const __m256i *)(minhash_hi + 8 * v));
+        m[v] = _mm256_loadu_si256((const __m256i *)(mins + 8 * v));
+    }
+    for (size_t k = 0; k < n; k++) {
+        __m256i xl = _mm256_set1_epi32((int)(uint32_t)xs[k]);
+        __m256i xh = _mm256_set1_epi32((int)(uint32_t)(xs[k] >> 32));
+        for (int v = 0; v < MINHASH_VECS; v++) {
+            __m256i even = _mm256_srli_epi64(_mm256_mul_epu32(lo[v], xl), 32);
+            __m256i odd = _mm256_mul_epu32(lo_odd[v], xl);
+            __m256i h = _mm256_blend_epi32(even, odd, 0xAA);
+            __m256i cross = _mm256_add_epi32(_mm256_mullo_epi32(hi[v], xl),
+                                             _mm256_mullo_epi32(lo[v], xh));
+            m[v] = _mm256_min_epu32(m[v], _mm256_add_epi32(h, cross));
+        }
+    }
+    for (int v = 0; v < MINHASH_VECS; v++)
+        _mm256_storeu_si256((__m256i *)(mins + 8 * v), m[v]);
+}
+
+static void minhash_all(uint32_t *restrict mins, const uint64_t *restrict xs, size_t n) {
+    if (__builtin_cpu_supports("avx2")) minhash_all_avx2(mins, xs, n);
+    else minhash_all_scalar(mins, xs, n);
+}
+#else
+#define minhash_all minhash_all_scalar
+#endif
 
 /* Lower bound of the number of distinct shingles: bits set in a 256-bit
  * map of their hashes (linear counting, Whang et al. 1990, uncorrected). */
@@ -237,28 +406,42 @@ static void make_bands(sg_fingerprint *fp) {
     }
 }
 
+/* xs[k] = xxHash3 of the k-th shingle (SG_FP_SHINGLE code points) of the
+ * canonical text t[0..len); returns how many, or 0 when the text has fewer
+ * than SG_FP_SHINGLE + SG_FP_MIN_SHINGLES - 1 code points. */
+static size_t shingle_hashes(const char *t, size_t len, uint64_t *xs) {
+    unsigned char high = 0;
+    for (size_t i = 0; i < len; i++) high |= (unsigned char)t[i];
+    if (high < 0x80) { /* ASCII: a code point per byte, fixed-length keys */
+        if (len < SG_FP_SHINGLE + SG_FP_MIN_SHINGLES - 1) return 0;
+        for (size_t k = 0; k + SG_FP_SHINGLE <= len; k++)
+            xs[k] = XXH3_64bits(t + k, SG_FP_SHINGLE);
+        return len - SG_FP_SHINGLE + 1;
+    }
+    /* start offsets of the code points of the canonical text */
+    uint16_t cp[SG_FP_MAX_CANON + 1];
+    size_t ncp = 0;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)t[i] & 0xC0) != 0x80) cp[ncp++] = (uint16_t)i;
+    cp[ncp] = (uint16_t)len;
+    if (ncp < SG_FP_SHINGLE + SG_FP_MIN_SHINGLES - 1) return 0;
+    size_t nx = 0;
+    for (size_t k = 0; k + SG_FP_SHINGLE <= ncp; k++)
+        xs[nx++] = XXH3_64bits(t + cp[k], (size_t)(cp[k + SG_FP_SHINGLE] - cp[k]));
+    return nx;
+}
+
 int sg__fingerprint(const char *text, size_t len, sg_fingerprint *out) {
     memset(out, 0, sizeof *out);
     char tmp[SG_FP_MAX_CANON];
     canon o = {tmp, 0, sizeof tmp};
     if (text) make_canon(text, len, &o);
-    /* start offsets of the code points of the canonical text */
-    uint16_t cp[SG_FP_MAX_CANON + 1];
-    size_t ncp = 0;
-    for (size_t i = 0; i < o.len; i++)
-        if (((unsigned char)tmp[i] & 0xC0) != 0x80) cp[ncp++] = (uint16_t)i;
-    cp[ncp] = (uint16_t)o.len;
-    if (ncp < SG_FP_SHINGLE + SG_FP_MIN_SHINGLES - 1) return SG_OK;
-    memset(out->minhash, 0xff, sizeof out->minhash);
     uint64_t seen[4] = {0}, xs[SG_FP_MAX_CANON];
-    size_t nx = 0;
-    for (size_t k = 0; k + SG_FP_SHINGLE <= ncp; k++) {
-        size_t a = cp[k], z = cp[k + SG_FP_SHINGLE];
-        uint64_t x = XXH3_64bits(tmp + a, z - a);
-        xs[nx++] = x;
-        seen[(x >> 6) & 3] |= 1ull << (x & 63);
-        out->shingles++;
-    }
+    size_t nx = shingle_hashes(tmp, o.len, xs);
+    if (nx == 0) return SG_OK;
+    for (size_t k = 0; k < nx; k++) seen[(xs[k] >> 6) & 3] |= 1ull << (xs[k] & 63);
+    out->shingles = (uint32_t)nx;
+    memset(out->minhash, 0xff, sizeof out->minhash);
     minhash_all(out->minhash, xs, nx);
     if (count_distinct(seen) < SG_FP_MIN_DISTINCT) {
         memset(out, 0, sizeof *out);

@@ -138,24 +138,26 @@ static int normalize_ascii(const char *s, size_t len, sg_norm *out) {
     char *t = sg__malloc(len + 1);
     if (!t) return SG_ENOMEM;
     size_t k = 0;
+    /* counts in locals: the stores to t could alias out's fields */
+    uint32_t invisibles = 0, letters = 0, upper = 0, digits = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char b = (unsigned char)s[i];
         if (ascii_invisible(b)) {
-            out->invisibles++;
+            invisibles++;
             continue;
         }
-        if (b >= 'A' && b <= 'Z') {
-            out->letters++;
-            out->uppercase++;
-            b |= 0x20;
-        } else if (b >= 'a' && b <= 'z') {
-            out->letters++;
-        } else if (b >= '0' && b <= '9') {
-            out->digits++;
-        }
+        bool up = b >= 'A' && b <= 'Z';
+        upper += up;
+        b |= (unsigned char)(up << 5);
+        letters += b >= 'a' && b <= 'z';
+        digits += b >= '0' && b <= '9';
         t[k++] = (char)b;
     }
     t[k] = '\0';
+    out->invisibles += invisibles;
+    out->letters += letters;
+    out->uppercase += upper;
+    out->digits += digits;
     out->text = t;
     out->len = k;
     out->codepoints = (uint32_t)len;

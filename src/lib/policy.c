@@ -56,13 +56,36 @@ static int by_strength(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
+/* Reasons sorted here without qsort's indirect calls, up to this many
+ * (more go to qsort). */
+#define SORT_MAX 32
+
+/* Sort b[0..n) by by_strength with tmp (n elements) as scratch: the
+ * top-down merge sort that glibc's qsort runs (msort_with_tmp, stable),
+ * step for step, so that reasons of equal strength keep the same order
+ * as before. */
+static void sort_reasons(sg_reason *b, size_t n, sg_reason *tmp) {
+    if (n <= 1) return;
+    size_t n1 = n / 2, n2 = n - n1;
+    sg_reason *b1 = b, *b2 = b + n1, *t = tmp;
+    sort_reasons(b1, n1, tmp);
+    sort_reasons(b2, n2, tmp);
+    while (n1 > 0 && n2 > 0) {
+        if (by_strength(b1, b2) <= 0) *t++ = *b1++, n1--;
+        else *t++ = *b2++, n2--;
+    }
+    if (n1 > 0) memcpy(t, b1, n1 * sizeof *b1);
+    memcpy(b, tmp, (n - n2) * sizeof *b);
+}
+
 /* The signals as the verdict's reasons, strongest first: the array and
  * every detail in one allocation (v->reasons_block). */
 static int copy_reasons(const sg_ctx *c, sg_verdict *v) {
     size_t bytes = (c->nsig ? c->nsig : 1) * sizeof *v->reasons;
     for (size_t i = 0; i < c->nsig; i++) bytes += strlen(c->sig[i].detail) + 1;
-    v->reasons = sg__calloc(1, bytes);
+    v->reasons = sg__malloc(bytes);
     if (!v->reasons) return SG_ENOMEM;
+    if (!c->nsig) memset(v->reasons, 0, sizeof *v->reasons);
     v->reasons_block = true;
     char *d = (char *)(v->reasons + (c->nsig ? c->nsig : 1));
     for (size_t i = 0; i < c->nsig; i++) {
@@ -72,7 +95,9 @@ static int copy_reasons(const sg_ctx *c, sg_verdict *v) {
         d += len;
     }
     v->nreasons = c->nsig;
-    qsort(v->reasons, v->nreasons, sizeof *v->reasons, by_strength);
+    sg_reason tmp[SORT_MAX];
+    if (v->nreasons <= SORT_MAX) sort_reasons(v->reasons, v->nreasons, tmp);
+    else qsort(v->reasons, v->nreasons, sizeof *v->reasons, by_strength);
     return SG_OK;
 }
 

@@ -94,10 +94,9 @@ size_t sg__sender_key(char *buf, const char *id) {
  * Inside a group the key is watched first: the state is read, changed and
  * written whole, so a daemon that wrote it meanwhile makes the commit a
  * conflict and the message is judged again (docs/storage.md). */
-static int load(sg_store *st, const char *id, int64_t now, acct_state *a,
-                bool *found) {
-    char key[SG_BEHAV_KEY_CAP];
-    size_t kl = sg__sender_key(key, id), vlen = 0;
+static int load_at(sg_store *st, const char *key, size_t kl, int64_t now,
+                   acct_state *a, bool *found) {
+    size_t vlen = 0;
     int rc = sg__store_watch(st, key, kl, now);
     if (rc) return store_err(rc);
     rc = sg__store_get(st, key, kl, a, sizeof *a, &vlen, now);
@@ -112,13 +111,27 @@ static int load(sg_store *st, const char *id, int64_t now, acct_state *a,
     return SG_OK;
 }
 
-static int save(sg_store *st, const sg_behav_config *cfg, const char *id,
-                int64_t now, const acct_state *a) {
+/* load_at with the key of account id. */
+static int load(sg_store *st, const char *id, int64_t now, acct_state *a,
+                bool *found) {
     char key[SG_BEHAV_KEY_CAP];
-    size_t kl = sg__behav_key(key, "acct:", id, "");
+    size_t kl = sg__sender_key(key, id);
+    return load_at(st, key, kl, now, a, found);
+}
+
+/* Write the state under key (kl bytes, sg__sender_key). */
+static int save_at(sg_store *st, const sg_behav_config *cfg, const char *key,
+                   size_t kl, int64_t now, const acct_state *a) {
     int64_t exp = cfg->profile_ttl_ms > 0 ? now + cfg->profile_ttl_ms : 0;
     int rc = sg__store_put(st, key, kl, a, sizeof *a, exp, now);
     return rc ? store_err(rc) : SG_OK;
+}
+
+static int save(sg_store *st, const sg_behav_config *cfg, const char *id,
+                int64_t now, const acct_state *a) {
+    char key[SG_BEHAV_KEY_CAP];
+    size_t kl = sg__sender_key(key, id);
+    return save_at(st, cfg, key, kl, now, a);
 }
 
 /* ------------------------------------------------------------ facts */
@@ -525,19 +538,22 @@ static int sender_check(void *state, sg_ctx *c) {
     sg_store *st = c->eng->store;
     acct_state a;
     bool known;
-    if ((rc = load(st, c->msg->from, c->now_ms, &a, &known))) return rc;
+    char key[SG_BEHAV_KEY_CAP];
+    size_t kl = sg__sender_key(key, c->msg->from);
+    if ((rc = load_at(st, key, kl, c->now_ms, &a, &known))) return rc;
     if (a.status == SG_ACCT_LOCKED || a.status == SG_ACCT_SUSPENDED)
         return judge_closed(cfg, c, &a);
     uint8_t status = a.status;
     uint32_t since = a.status_since_s;
     rc = judge(cfg, c, &a, rec);
-    if (!enforcing(c->eng, c->msg->from)) {
+    if ((a.status != status || a.status_since_s != since) &&
+        !enforcing(c->eng, c->msg->from)) {
         /* dry run or allow-listed: the verdict says what would happen, the
          * account keeps its status */
         a.status = status;
         a.status_since_s = since;
     }
-    int src = save(st, cfg, c->msg->from, c->now_ms, &a);
+    int src = save_at(st, cfg, key, kl, c->now_ms, &a);
     return rc ? rc : src;
 }
 

@@ -297,7 +297,7 @@ typedef struct sg_ctx {
     char *campaign;     /* owned; campaign id or NULL */
     struct sg_detail_chunk *details; /* owned: where the signals' details
                                         live (engine.c) */
-    sg_urlset *urls;    /* owned; filled by sg__ctx_urls() */
+    sg_urlset *urls;    /* filled by sg__ctx_urls(); free with sg__urlset_free */
     void *stage[8];     /* per-detector scratch, indexed by detector slot */
     /* The prepare phase (sg__check_prepare) and what the judge phase
      * (sg__check_judge) needs to report it or to run again. */

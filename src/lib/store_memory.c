@@ -14,7 +14,10 @@
  * its ops one by one, as single calls would, after prefetching every op's
  * slot and then the entries they point to: the table is far larger than
  * the caches, and a lookup is two cache misses (slot, entry) that a batch
- * overlaps instead of paying in turn.
+ * overlaps instead of paying in turn.  Each op's key is hashed once; a
+ * GET without a buffer (a read-ahead: the judge phase reads its keys in
+ * batches before the stages read them one by one) also pulls the value
+ * into the cache.
  */
 #include "sg_internal.h"
 #include "store.h"
@@ -133,9 +136,8 @@ static int grow(mem_store *m) {
  * entry grown if needed; expired contents left for the caller to
  * overwrite) or a new one.  *fresh: no live value was there.  NOT_FOUND
  * when out of memory (nothing changed). */
-static size_t upsert(mem_store *m, const void *key, size_t klen, size_t vlen,
-                     int64_t now, bool *fresh) {
-    uint64_t h = XXH3_64bits(key, klen);
+static size_t upsert(mem_store *m, const void *key, size_t klen, uint64_t h,
+                     size_t vlen, int64_t now, bool *fresh) {
     size_t empty = 0, i = probe(m, key, klen, h, &empty);
     if (i == NOT_FOUND && (m->count + 1) * 2 > m->cap) {
         if (grow(m) && m->count + 1 >= m->cap) return NOT_FOUND;
@@ -166,11 +168,17 @@ static bool key_ok(const void *key, size_t klen) {
     return key != NULL && klen > 0 && klen <= MAX_KEY_BYTES;
 }
 
-static int mem_get(sg_store *s, const void *key, size_t klen, void *buf,
-                   size_t cap, size_t *vlen, int64_t now) {
-    mem_store *m = (mem_store *)s;
-    if (!key_ok(key, klen) || (cap && !buf)) return SG_EINVAL;
-    size_t i = probe(m, key, klen, XXH3_64bits(key, klen), NULL);
+/* Bytes of a value that a batch GET without a buffer pulls into the
+ * cache: such a get reads ahead for a later one, which then copies the
+ * value without a miss (a sender's state, a campaign's lists). */
+#define AHEAD_VALUE_BYTES 1024
+
+/* mem_get of a key (valid, key_ok) whose hash h is known.  ahead: a
+ * batch's read-ahead; without buf, prefetch the value. */
+static int get_hashed(mem_store *m, const void *key, size_t klen, uint64_t h,
+                      void *buf, size_t cap, size_t *vlen, int64_t now,
+                      bool ahead) {
+    size_t i = probe(m, key, klen, h, NULL);
     if (i == NOT_FOUND) return SG_ENOTFOUND;
     if (is_expired(&m->slot[i], now)) {
         remove_at(m, i);
@@ -179,17 +187,33 @@ static int mem_get(sg_store *s, const void *key, size_t klen, void *buf,
     const mem_entry *e = m->slot[i].e;
     if (vlen) *vlen = e->vlen;
     if (buf) memcpy(buf, e->data + e->klen, e->vlen < cap ? e->vlen : cap);
+    else if (ahead) {
+        const char *v = (const char *)(e->data + e->klen);
+        const char *end = v + (e->vlen < AHEAD_VALUE_BYTES ? e->vlen : AHEAD_VALUE_BYTES);
+        for (v = (const char *)((uintptr_t)v & ~(uintptr_t)63); v < end; v += 64)
+            __builtin_prefetch(v);
+    }
     return SG_OK;
 }
 
-static int mem_put(sg_store *s, const void *key, size_t klen, const void *val,
-                   size_t vlen, int64_t expire_at, int64_t now) {
+static int mem_get(sg_store *s, const void *key, size_t klen, void *buf,
+                   size_t cap, size_t *vlen, int64_t now) {
     mem_store *m = (mem_store *)s;
+    if (!key_ok(key, klen) || (cap && !buf)) return SG_EINVAL;
+    return get_hashed(m, key, klen, XXH3_64bits(key, klen), buf, cap, vlen, now,
+                      false);
+}
+
+/* mem_put of a key whose hash h is known (XXH3_64bits of the key when it
+ * is valid; anything otherwise). */
+static int put_hashed(mem_store *m, const void *key, size_t klen, uint64_t h,
+                      const void *val, size_t vlen, int64_t expire_at,
+                      int64_t now) {
     if (!key_ok(key, klen) || (vlen && !val) || vlen > MAX_VALUE_BYTES)
         return SG_EINVAL;
     sweep(m, now);
     bool fresh;
-    size_t i = upsert(m, key, klen, vlen, now, &fresh);
+    size_t i = upsert(m, key, klen, h, vlen, now, &fresh);
     if (i == NOT_FOUND) return SG_ENOMEM;
     mem_entry *e = m->slot[i].e;
     if (vlen) memcpy(e->data + e->klen, val, vlen);
@@ -198,12 +222,19 @@ static int mem_put(sg_store *s, const void *key, size_t klen, const void *val,
     return SG_OK;
 }
 
+static int mem_put(sg_store *s, const void *key, size_t klen, const void *val,
+                   size_t vlen, int64_t expire_at, int64_t now) {
+    uint64_t h = key_ok(key, klen) ? XXH3_64bits(key, klen) : 0;
+    return put_hashed((mem_store *)s, key, klen, h, val, vlen, expire_at, now);
+}
+
 static int mem_incr(sg_store *s, const void *key, size_t klen, int64_t delta,
                     int64_t expire_at, int64_t now, int64_t *out) {
     mem_store *m = (mem_store *)s;
     if (!key_ok(key, klen)) return SG_EINVAL;
     sweep(m, now);
-    size_t i = probe(m, key, klen, XXH3_64bits(key, klen), NULL);
+    uint64_t h = XXH3_64bits(key, klen);
+    size_t i = probe(m, key, klen, h, NULL);
     int64_t old = 0, sum;
     if (i != NOT_FOUND && !is_expired(&m->slot[i], now)) {
         const mem_entry *e = m->slot[i].e;
@@ -212,7 +243,7 @@ static int mem_incr(sg_store *s, const void *key, size_t klen, int64_t delta,
     }
     if (__builtin_add_overflow(old, delta, &sum)) return SG_EINVAL;
     bool fresh;
-    i = upsert(m, key, klen, sizeof(int64_t), now, &fresh);
+    i = upsert(m, key, klen, h, sizeof(int64_t), now, &fresh);
     if (i == NOT_FOUND) return SG_ENOMEM;
     mem_entry *e = m->slot[i].e;
     memcpy(e->data + e->klen, &sum, sizeof sum);
@@ -243,23 +274,29 @@ static uint64_t op_hash(const sg_store_op *o) {
 }
 
 /* Prefetch the entry of the key hashed h if its slot (prefetched earlier)
- * holds a matching hash. */
+ * holds a matching hash: its first two cache lines (header, key and the
+ * start of the value; a record of ~100 bytes spans both). */
 static void prefetch_entry(const mem_store *m, uint64_t h) {
     size_t mask = m->cap - 1, j = h & mask;
     for (int k = 0; k < PREFETCH_RUN && m->slot[j].e; k++, j = (j + 1) & mask)
         if (m->slot[j].hash == h) {
             __builtin_prefetch(m->slot[j].e);
+            __builtin_prefetch((const char *)m->slot[j].e + 64);
             return;
         }
 }
 
-static void run_op(sg_store *s, sg_store_op *o, int64_t now) {
+/* Op o, whose key hashes to h (op_hash). */
+static void run_op(sg_store *s, sg_store_op *o, uint64_t h, int64_t now) {
     switch (o->op) {
     case SG_STORE_GET:
-        o->err = mem_get(s, o->key, o->klen, o->buf, o->cap, &o->out_len, now);
+        if (!key_ok(o->key, o->klen) || (o->cap && !o->buf)) o->err = SG_EINVAL;
+        else o->err = get_hashed((mem_store *)s, o->key, o->klen, h, o->buf,
+                                 o->cap, &o->out_len, now, true);
         break;
     case SG_STORE_PUT:
-        o->err = mem_put(s, o->key, o->klen, o->val, o->vlen, o->expire_at_ms, now);
+        o->err = put_hashed((mem_store *)s, o->key, o->klen, h, o->val, o->vlen,
+                            o->expire_at_ms, now);
         break;
     case SG_STORE_INCR:
         o->err = mem_incr(s, o->key, o->klen, o->delta, o->expire_at_ms, now, &o->result);
@@ -279,13 +316,14 @@ static int mem_batch(sg_store *s, sg_store_op *ops, size_t n, int64_t now) {
     if (!ops && n) return SG_EINVAL;
     uint64_t h[SLOT_AHEAD];
     for (size_t i = 0; i < n + SLOT_AHEAD; i++) {
+        /* op i - SLOT_AHEAD first: its hash is in the place op i's takes */
+        if (i >= SLOT_AHEAD) run_op(s, &ops[i - SLOT_AHEAD], h[i % SLOT_AHEAD], now);
         if (i < n) {
             h[i % SLOT_AHEAD] = op_hash(&ops[i]);
             __builtin_prefetch(&m->slot[h[i % SLOT_AHEAD] & (m->cap - 1)]);
         }
         if (i >= SLOT_AHEAD - ENTRY_AHEAD && i - (SLOT_AHEAD - ENTRY_AHEAD) < n)
             prefetch_entry(m, h[(i - (SLOT_AHEAD - ENTRY_AHEAD)) % SLOT_AHEAD]);
-        if (i >= SLOT_AHEAD) run_op(s, &ops[i - SLOT_AHEAD], now);
     }
     return SG_OK;
 }

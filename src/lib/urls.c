@@ -2,11 +2,13 @@
  * urls.c -- finds the links in free chat text the way a chat client
  * linkifies them, plus what attackers write to dodge filters (hxxp,
  * example[.]com, example dot com, full-width and ideographic dots,
- * zero-width characters, spaces before dots).  Two linear passes: undo the
- * obfuscations into a clean copy (remembering which bytes were rewritten),
- * then scan the copy for scheme URLs and bare hosts.  Every host goes
- * through domain.c; what a URL means is phish.c's business.  Also owns the
- * URL stage's state (sg_urls) and sg__ctx_urls(), the per-message cache.
+ * zero-width characters, spaces before dots).  A pre-scan (pass 0) proves
+ * most chat messages link-free without a copy; the rest take two linear
+ * passes: undo the obfuscations into a clean copy (remembering which bytes
+ * were rewritten), then scan the copy for scheme URLs and bare hosts.  Every
+ * host goes through domain.c; what a URL means is phish.c's business.  Also
+ * owns the URL stage's state (sg_urls) and sg__ctx_urls(), the per-message
+ * cache.
  */
 #define _GNU_SOURCE
 #include "urls.h"
@@ -18,6 +20,9 @@
 #include <unicode/uchar.h>
 #include <unicode/uscript.h>
 #include <unicode/utf8.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ================================================================ pass 1 */
 
@@ -190,10 +195,15 @@ static void emit_cp(clean *c, const char *s, size_t n, UChar32 cp) {
     if (cp_group(cp) == G_NONE) c->word = c->len;
 }
 
-static int clean_text(const char *s, size_t n, clean *c) {
+/* Clean copies of texts up to CLEAN_STACK bytes live on the caller's stack
+ * (most chat lines); longer ones are allocated. */
+#define CLEAN_STACK 1024
+
+static int clean_text(const char *s, size_t n, clean *c, char *pbuf,
+                      uint8_t *mbuf) {
     memset(c, 0, sizeof *c);
-    c->p = sg__malloc(n + 1);
-    c->mark = sg__malloc(n + 1);
+    c->p = n < CLEAN_STACK ? pbuf : sg__malloc(n + 1);
+    c->mark = n < CLEAN_STACK ? mbuf : sg__malloc(n + 1);
     if (!c->p || !c->mark) return SG_ENOMEM;
     for (size_t i = 0; i < n;) {
         unsigned char b = (unsigned char)s[i];
@@ -305,8 +315,12 @@ static size_t host_run(const sg_domain *dom, const char *t, size_t n,
     int g = G_NONE;
     bool in_conf = false;
     while (i < n) {
-        size_t j = i;
-        UChar32 c = next_cp(t, n, &j);
+        size_t j = i + 1;
+        UChar32 c = (unsigned char)t[i];
+        if (c >= 0x80) {
+            j = i;
+            c = next_cp(t, n, &j);
+        }
         if (c == '_' && underscore) {
             i = j;
             continue;
@@ -569,6 +583,144 @@ static int scan_text(scan *sc) {
     return SG_OK;
 }
 
+/* ================================================================ pass 0 */
+
+/* The pre-scan proves that pass 1 + pass 2 would find nothing, so most chat
+ * messages (no link) skip both.  A URL needs, in the clean text, either
+ * "://" after a scheme or a '.' inside a host run (sg__domain_host wants a
+ * dot without a scheme, and IDNA maps no letter, mark or digit -- the only
+ * code points of a host run -- to a dot: tests/test_urls.c checks every
+ * code point).  The clean text gets its ':' and '.' only from the input's
+ * own ':' and '.' bytes (zero-width characters removed between them) or
+ * from the rewrites of pass 1, so a text is proven empty when none of these
+ * triggers is in it (each is a superset of what pass 1 / pass 2 accept):
+ *   ':'  followed by '/' or a non-ASCII byte (zero-width), or after '[' / '('
+ *        ("://", "[:]//", "[://]", "(:)//", "[:]\\");
+ *   '.'  after '[', '(', '{', '<' ("[.]" ...); after 1-3 spaces after a
+ *        host byte and before 0-3 spaces and a host byte ("example . com");
+ *        after a host byte (ASCII letter, digit, '-', non-ASCII) and before
+ *        an ASCII letter or a non-ASCII byte (a dot before a digit never
+ *        starts a top-level domain: those only make IPv4 addresses, so
+ *        three of them after a digit or non-ASCII byte are a trigger);
+ *   "dot" in any case after '[', '(' or '{', or " dot " ("[dot]", ...);
+ *   one of the Unicode dots of is_unicode_dot (。．｡·・ ...), at any byte
+ *        offset. */
+enum { PRE_NONE = 0, PRE_DOT, PRE_COLON, PRE_D, PRE_LEAD };
+
+/* The bytes the pre-scan looks at; PRE_LEAD: first bytes of the UTF-8
+ * forms of the Unicode dots (C2 B7, CE 87, E2 .., E3 .., EF ..). */
+static const uint8_t pre_class[256] = {
+    ['.'] = PRE_DOT, [':'] = PRE_COLON, ['d'] = PRE_D, ['D'] = PRE_D,
+    [0xC2] = PRE_LEAD, [0xCE] = PRE_LEAD, [0xE2] = PRE_LEAD, [0xE3] = PRE_LEAD,
+    [0xEF] = PRE_LEAD,
+};
+
+/* A label that starts with an ASCII digit at p[i]: does it reach a
+ * non-ASCII byte (then its ACE form may not start with a digit)? */
+static bool pre_label_non_ascii(const unsigned char *p, size_t n, size_t i) {
+    while (i < n && (ascii_alnum(p[i]) || p[i] == '-')) i++;
+    return i < n && p[i] >= 0x80;
+}
+
+/* The '.' at p[i] has a space before it: could pass 1 rewrite it as in
+ * "example . com" (host byte, 1-3 spaces, '.', 0-3 spaces, host byte)? */
+static bool pre_spaced_dot(const unsigned char *p, size_t n, size_t i) {
+    size_t a = i, b = i + 1;
+    while (a > 0 && p[a - 1] == ' ' && i - a < 3) a--;
+    if (a == 0 || !(p[a - 1] >= 0x80 || ascii_alnum(p[a - 1]))) return false;
+    while (b < n && p[b] == ' ' && b - i <= 3) b++;
+    return b < n && (p[b] >= 0x80 || ascii_alnum(p[b]));
+}
+
+/* Is the '.' at p[i] a trigger?  *ipdots counts dots between digits. */
+static bool pre_dot(const unsigned char *p, size_t n, size_t i, int *ipdots) {
+    unsigned char prev = i ? p[i - 1] : 0, next = i + 1 < n ? p[i + 1] : 0;
+    if (prev == '[' || prev == '(' || prev == '{' || prev == '<') return true;
+    if (prev == ' ') return pre_spaced_dot(p, n, i);
+    if (!(prev >= 0x80 || prev == '-' || ascii_alnum(prev))) return false;
+    if (next >= 0x80 || ((next | 32) >= 'a' && (next | 32) <= 'z')) return true;
+    if (!(next >= '0' && next <= '9')) return false;
+    if (pre_label_non_ascii(p, n, i + 1)) return true;
+    return (prev >= 0x80 || (prev >= '0' && prev <= '9')) && ++*ipdots >= 3;
+}
+
+/* Is the byte at p[i] (a pre_class byte) a trigger? */
+static bool pre_trigger(const unsigned char *p, size_t n, size_t i, int *ipdots) {
+    unsigned char prev = i ? p[i - 1] : 0;
+    switch (pre_class[p[i]]) {
+    case PRE_DOT:
+        return pre_dot(p, n, i, ipdots);
+    case PRE_COLON:
+        return (i + 1 < n && (p[i + 1] == '/' || p[i + 1] >= 0x80)) ||
+               prev == '[' || prev == '(';
+    case PRE_D:
+        return i + 2 < n && (p[i + 1] | 32) == 'o' && (p[i + 2] | 32) == 't' &&
+               ((prev == ' ' && i + 3 < n && p[i + 3] == ' ') || prev == '[' ||
+                prev == '(' || prev == '{');
+    case PRE_LEAD: {
+        size_t j = i;
+        return is_unicode_dot(next_cp((const char *)p, n, &j));
+    }
+    default:
+        return false;
+    }
+}
+
+#ifdef __SSE2__
+/* Candidate bytes of p[i..i+16) (needs p[i-1] and p[i+16]) as a bit mask,
+ * without the bytes that can be ruled out from their neighbours alone: a
+ * '.' after '.' or before ' ' (unless after ' ' or a bracket) -- "Ok. See",
+ * "wait..." -- and a 'd' that does not start "do" after ' ' or a bracket.
+ * Every other '.', ':', 'd' and Unicode-dot lead byte goes to pre_trigger. */
+static unsigned pre_block(const unsigned char *p, size_t i) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)(p + i)),
+                  pv = _mm_loadu_si128((const __m128i *)(p + i - 1)),
+                  nv = _mm_loadu_si128((const __m128i *)(p + i + 1)),
+                  lower = _mm_set1_epi8(0x20);
+#define EQ(x, c) _mm_cmpeq_epi8((x), _mm_set1_epi8((char)(c)))
+    __m128i open = _mm_or_si128(_mm_or_si128(EQ(pv, '['), EQ(pv, '(')),
+                                _mm_or_si128(EQ(pv, '{'), EQ(pv, '<')));
+    __m128i after_sp = _mm_or_si128(EQ(pv, ' '), open);
+    __m128i dot_safe = _mm_or_si128(EQ(pv, '.'), _mm_andnot_si128(after_sp, EQ(nv, ' ')));
+    __m128i m = _mm_andnot_si128(dot_safe, EQ(v, '.'));
+    m = _mm_or_si128(m, EQ(v, ':'));
+    m = _mm_or_si128(m, _mm_and_si128(_mm_and_si128(EQ(_mm_or_si128(v, lower), 'd'),
+                                                    EQ(_mm_or_si128(nv, lower), 'o')),
+                                      after_sp));
+    m = _mm_or_si128(m, _mm_or_si128(EQ(v, 0xC2), EQ(v, 0xCE)));
+    m = _mm_or_si128(m, _mm_or_si128(EQ(v, 0xE2), EQ(v, 0xE3)));
+    m = _mm_or_si128(m, EQ(v, 0xEF));
+#undef EQ
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+bool sg__urls_possible(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    int ipdots = 0;
+#ifdef __SSE2__
+    /* 16 bytes at a time from p[1] to p[n-2] (the last block overlaps the
+     * one before; its bytes seen already are masked off), p[0] and p[n-1]
+     * one by one */
+    if (n >= 18) {
+        if (pre_class[p[0]] && pre_trigger(p, n, 0, &ipdots)) return true;
+        for (size_t i = 1, done = 1;; i += 16) {
+            if (i + 17 > n) i = n - 17;
+            unsigned bits = pre_block(p, i) & (0xFFFFu << (done - i));
+            for (; bits; bits &= bits - 1)
+                if (pre_trigger(p, n, i + (size_t)__builtin_ctz(bits), &ipdots))
+                    return true;
+            if (i == n - 17) break;
+            done = i + 16;
+        }
+        return pre_class[p[n - 1]] && pre_trigger(p, n, n - 1, &ipdots);
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        if (pre_class[p[i]] && pre_trigger(p, n, i, &ipdots)) return true;
+    return false;
+}
+
 /* Host services for extraction without a state (an engine that has no
  * urls row, the fuzzer): built once, never freed. */
 static sg_domain *fallback_dom;
@@ -578,6 +730,13 @@ static void fallback_init(void) {
 
 int sg__urls_extract(const sg_urls *st, const char *s, size_t n,
                      sg_urlset *out) {
+    memset(out, 0, sizeof *out);
+    if (!s || !n || !sg__urls_possible(s, n)) return SG_OK;
+    return sg__urls_extract_full(st, s, n, out);
+}
+
+int sg__urls_extract_full(const sg_urls *st, const char *s, size_t n,
+                          sg_urlset *out) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     memset(out, 0, sizeof *out);
     if (!s || !n) return SG_OK;
@@ -587,19 +746,25 @@ int sg__urls_extract(const sg_urls *st, const char *s, size_t n,
         if (!(dom = fallback_dom)) return SG_EUNICODE;
     }
     clean c;
-    int rc = clean_text(s, n, &c);
+    char pbuf[CLEAN_STACK];
+    uint8_t mbuf[CLEAN_STACK];
+    int rc = clean_text(s, n, &c, pbuf, mbuf);
     if (!rc) {
         scan sc = {.st = st, .dom = dom, .t = c.p, .mark = c.mark, .n = c.len,
                    .out = out}; /* ~1.3 KiB with its host scratch */
         rc = scan_text(&sc);
     }
-    sg__free(c.p);
-    sg__free(c.mark);
+    if (c.p != pbuf) sg__free(c.p);
+    if (c.mark != mbuf) sg__free(c.mark);
     return rc;
 }
 
+/* The set of every message the pre-scan proves link-free (sg__ctx_urls):
+ * shared, never written, never freed. */
+static sg_urlset no_urls;
+
 void sg__urlset_clear(sg_urlset *s) {
-    if (!s) return;
+    if (!s || s == &no_urls) return;
     for (size_t i = 0; i < s->n; i++) sg__free(s->v[i].url);
     sg__free(s->v);
     s->v = NULL;
@@ -607,6 +772,7 @@ void sg__urlset_clear(sg_urlset *s) {
 }
 
 void sg__urlset_free(sg_urlset *s) {
+    if (s == &no_urls) return;
     sg__urlset_clear(s);
     sg__free(s);
 }
@@ -670,11 +836,12 @@ sg_urls *sg__urls_of(sg_engine *eng) {
 const sg_urlset *sg__ctx_urls(sg_ctx *c) {
     static const sg_urlset empty = {NULL, 0};
     if (c->urls) return c->urls;
+    const sg_message *m = c->msg;
+    if (!m || !m->text || !sg__urls_possible(m->text, m->text_len))
+        return c->urls = &no_urls; /* no allocation for most messages */
     sg_urlset *s = sg__calloc(1, sizeof *s);
     if (!s) return &empty;
-    const sg_message *m = c->msg;
-    if (m && m->text &&
-        sg__urls_extract(sg__urls_of(c->eng), m->text, m->text_len, s) ==
+    if (sg__urls_extract_full(sg__urls_of(c->eng), m->text, m->text_len, s) ==
             SG_ENOMEM && !s->n) {
         sg__free(s);
         return &empty;
