@@ -186,6 +186,9 @@ typedef struct sg_serve {
                                    workers in turn */
     bool acceptor_running;
     atomic_int inflight;        /* requests being handled */
+    atomic_uint batches_busy;   /* batches being judged or prepared now
+                                   (serve_api.c): when they fill the
+                                   cores, helpers are not asked to join */
     atomic_bool draining;       /* SIGTERM seen: refuse new requests */
     int64_t started_ms;         /* wall clock at start */
     unsigned threads;           /* worker threads in use */

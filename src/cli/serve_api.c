@@ -364,7 +364,9 @@ static void check_batch(sg_serve *s, const char *body, size_t len,
     int rc = batch_parse(s, arr, &b);
     json_decref(arr);
     if (!rc) {
+        atomic_fetch_add(&s->batches_busy, 1);
         judge(s, b.m, b.n, b.v, b.rc, b.why);
+        atomic_fetch_sub(&s->batches_busy, 1);
         atomic_fetch_add(&s->metrics.batches, 1);
         r->body = batch_render(&b, &r->len);
         r->status = 200;

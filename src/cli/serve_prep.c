@@ -127,6 +127,10 @@ void sg_serve_prepare_all(sg_serve *s, sg_message **m, sg_ctx *c, size_t n) {
     atomic_init(&j.next, 0);
     sg_serve_pool *p = s->pool;
     size_t helpers = p && j.nchunks > 1 ? p->n : 0;
+    /* As many batches as cores already run: each keeps its own core busy,
+     * and helpers joining in would only add wake-ups and switches. */
+    if (atomic_load_explicit(&s->batches_busy, memory_order_relaxed) >= s->threads)
+        helpers = 0;
     if (helpers > j.nchunks - 1) helpers = j.nchunks - 1;
     bool offered = helpers && offer(p, &j, helpers) > 0;
     work(&j);

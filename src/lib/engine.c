@@ -262,7 +262,8 @@ static int ctx_setup(sg_engine *eng, const sg_message *msg, sg_ctx *c,
     if (msg->text_len > eng->opt.max_text_bytes) return SG_ETOOBIG;
     int rc = sg__normalize(nc, msg->text, msg->text_len, &c->norm);
     if (rc) return rc;
-    if ((rc = sg__features(&c->norm, eng->opt.hash_bits, &c->fv))) return rc;
+    const float *w = eng->model.hash_bits == eng->opt.hash_bits ? eng->model.w : NULL;
+    if ((rc = sg__features_warm(&c->norm, eng->opt.hash_bits, w, &c->fv))) return rc;
     c->content_margin = sg__model_margin(&eng->model, &c->fv);
     c->content_p = sg__sigmoid(c->content_margin);
     return SG_OK;

@@ -74,6 +74,7 @@ typedef struct sink {
     uint32_t *set;          /* dedup: weight index + 1, 0 = empty */
     uint32_t set_mask;
     uint32_t mask;          /* weight table mask */
+    const float *warm;      /* weights to prefetch, or NULL */
 } sink;
 
 typedef struct fx {
@@ -109,6 +110,7 @@ emit_to(sink *k, uint64_t h, sg_feat_kind kind, uint32_t off, uint32_t len,
         uint32_t off2, uint32_t len2, uint32_t gap, const bool checked) {
     if (checked && k->f >= k->end) return;
     uint32_t idx = (uint32_t)h & k->mask, key = idx + 1;
+    if (k->warm) __builtin_prefetch(k->warm + idx); /* sg__features_warm */
     uint32_t s = idx & k->set_mask, cur = k->set[s];
     /* cur is neither empty nor key: product of two nonzero 32-bit values */
     if (__builtin_expect((uint64_t)(cur ^ key) * cur != 0, 0)) {
@@ -929,6 +931,11 @@ static int scratch_setup(fx *x, scratch *st, void **heap) {
 }
 
 int sg__features(const sg_norm *n, uint32_t hash_bits, sg_featvec *fv) {
+    return sg__features_warm(n, hash_bits, NULL, fv);
+}
+
+int sg__features_warm(const sg_norm *n, uint32_t hash_bits, const float *weights,
+                      sg_featvec *fv) {
     sg_assert(hash_bits >= 1 && hash_bits <= 31);
     fv->n = 0;
     sg_norm empty = {0};
@@ -936,7 +943,7 @@ int sg__features(const sg_norm *n, uint32_t hash_bits, sg_featvec *fv) {
         empty.text = (char *)"";
         n = &empty;
     }
-    fx x = {.n = n, .k = {.mask = (1u << hash_bits) - 1}};
+    fx x = {.n = n, .k = {.mask = (1u << hash_bits) - 1, .warm = weights}};
     scratch st;
     void *heap;
     int rc = scratch_setup(&x, &st, &heap);
