@@ -226,7 +226,7 @@ int sg__campaign_observe(sg_store *st, const sg_behav_config *cfg,
 #define SG_CAMPAIGN_READ_KEYS 9
 
 /** The keys sg__campaign_observe will read for m, so that a caller can
- *  fetch them ahead in one round trip (sg__behav_prefetch): with
+ *  fetch them ahead in one round trip (sg__behav_prefetch_batch): with
  *  cluster_keys false those it reads about m's landing domains (first
  *  seen, domain -> campaign maps, the sender's receipts), with
  *  cluster_keys true those about m's cluster (none for a new cluster).
@@ -285,15 +285,6 @@ typedef struct sg_behav_msg {
  *  until the next message.  NULL when the bulk detector is not in the
  *  table or on SG_ENOMEM/SG_ESTORE (then *err is set). */
 const sg_behav_msg *sg__behav_msg(sg_ctx *c, int *err);
-
-/** Read n keys ahead, in one round trip, into the open store group, where
- *  the stages' own gets then find them: on a store that batches (Redis)
- *  this turns a message's ~10 reads into 3 round trips.  Stores without a
- *  batch op (memory, LMDB) answer gets locally and skip it.  Values are
- *  not copied out; a key that is absent is no error.
- *  @return SG_OK, SG_ESTORE, SG_ENOMEM. */
-int sg__behav_prefetch(sg_store *st, char (*keys)[SG_BEHAV_KEY_CAP],
-                       const size_t *lens, size_t n, int64_t now_ms);
 
 /** Batch-wide read-ahead for the judge phase of many prepared messages
  *  (sg__check_prepare done, the caller's outer store group open, e.g.

@@ -150,17 +150,6 @@ static int store_err(int rc) {
     return rc == SG_ENOMEM ? SG_ENOMEM : SG_ESTORE;
 }
 
-int sg__behav_prefetch(sg_store *st, char (*keys)[SG_BEHAV_KEY_CAP],
-                       const size_t *lens, size_t n, int64_t now_ms) {
-    if (!st->ops->batch || n == 0) return SG_OK;
-    sg_store_op op[24];
-    if (n > sizeof op / sizeof op[0]) n = sizeof op / sizeof op[0];
-    for (size_t i = 0; i < n; i++)
-        op[i] = (sg_store_op){.op = SG_STORE_GET, .key = keys[i], .klen = lens[i]};
-    int rc = sg__store_batch(st, op, n, now_ms);
-    return rc ? store_err(rc) : SG_OK;
-}
-
 /* ------------------------------------------------------------ clusters */
 
 /* A band key's value: the cluster it points to and when it was written. */
