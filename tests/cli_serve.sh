@@ -93,6 +93,10 @@ expect "invalid JSON is 400" '[ "$code" = 400 ] && is_json_error'
 printf '{"from":"a","to":"b","text":"caf\xc3"}' > "$tmp/bad-utf8.json"
 req POST /v1/check "@$tmp/bad-utf8.json"
 expect "invalid UTF-8 is 400" '[ "$code" = 400 ] && is_json_error && j "d[\"error\"]" | grep -q UTF-8'
+req POST /v1/check '"hi"'
+expect "a JSON string is 400 naming what is expected" '[ "$code" = 400 ] && is_json_error && j "d[\"error\"]" | grep -q "expected a message object or an array"'
+req POST /v1/check '42'
+expect "a JSON number is 400 too" '[ "$code" = 400 ] && j "d[\"error\"]" | grep -q "expected a message object"'
 req GET /metrics
 errs0=$(sed -n 's/^spimguard_check_errors_total //p' "$tmp/body")
 req POST /v1/check ''

@@ -380,8 +380,14 @@ static void h_check(sg_serve *s, const char *body, size_t len, sg_serve_resp *r)
     if (skip == len) {
         atomic_fetch_add(&s->metrics.check_errors, 1); /* a message refused */
         sg_serve_error(r, 400, "empty body: expected a message object or an array");
-    } else if (body[skip] == '[') check_batch(s, body, len, r);
-    else check_one(s, body, len, r);
+    } else if (body[skip] == '[') {
+        check_batch(s, body, len, r);
+    } else if (body[skip] == '{') {
+        check_one(s, body, len, r);
+    } else { /* JSON maybe ("hi", 42), but not a message */
+        atomic_fetch_add(&s->metrics.check_errors, 1);
+        sg_serve_error(r, 400, "expected a message object or an array of them");
+    }
 }
 
 /* ---------------------------------------------------------------- report */
