@@ -14,7 +14,9 @@
 # the servers).  RUNS picks some of the runs, e.g. RUNS="scan:redis
 # serve:redis:2" (kinds: memory lmdb redis cluster; default: all);
 # CMDSTATS=1 also prints each Redis command's calls per check; MODEL=FILE
-# uses that model instead of BUILD_DIR/default.model.  Redis counts the
+# uses that model instead of BUILD_DIR/default.model; CONNS=C sends over C
+# connections per daemon (senders hashed to them; default 2: one closed-loop
+# connection leaves a daemon idle while its answer travels).  Redis counts the
 # commands a script runs as calls too (INFO commandstats).
 #   usage: bench/store_compare.sh [BUILD_DIR] [N]   (default build, 50000)
 set -u
@@ -81,7 +83,7 @@ uri_of() { case $1 in
   redis) echo "redis://127.0.0.1:$rp" ;;
   cluster) echo "redis-cluster://127.0.0.1:$c1,127.0.0.1:$c2,127.0.0.1:$c3" ;; esac; }
 
-echo "messages: $n (spimguard simulate, first $n), batches of $batch; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "messages: $n (spimguard simulate, first $n), batches of $batch, ${CONNS:-2} connection(s) per daemon; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-18s %10s %8s %13s %15s %13s %10s\n' "run" "checks/s" "seconds" "checks/CPU-s" "us CPU/check:" "redis" "redis cmds"
 printf '%-18s %10s %8s %13s %15s %13s %10s\n' "" "" "" "" "spimguard" "" "per check"
 base_scan=; base_serve=
@@ -117,7 +119,7 @@ serve() {
     ports+=("$p")
   done
   out=$($py "$here/store_load.py" --ports "$(IFS=,; echo "${ports[*]}")" --file "$tmp/msgs.jsonl" \
-        --batch "$batch" --pids "$(IFS=,; echo "${dp[*]}")" --rpids "$(IFS=,; echo "${rpids[*]}")") || { echo "$out"; exit 1; }
+        --batch "$batch" --conns "${CONNS:-2}" --pids "$(IFS=,; echo "${dp[*]}")" --rpids "$(IFS=,; echo "${rpids[*]}")") || { echo "$out"; exit 1; }
   for pid in "${dp[@]}"; do kill -TERM "$pid"; wait "$pid"; done
   local nc; nc=$(cmds)
   $py -c "

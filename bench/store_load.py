@@ -1,13 +1,14 @@
 """store_load.py -- load generator of bench/store_compare.sh: sends the
 messages of a JSONL file, as they are, to one or more `spimguard serve`
-daemons in batches over keep-alive HTTP (one connection per daemon,
-closed loop), each sender's messages always to the same daemon (as a load
-balancer hashing the sender would) and in stream order.  Request bodies
+daemons in batches over keep-alive HTTP (--conns connections per daemon,
+default 1, each a closed loop), each sender's messages always to the same
+daemon and connection (as a load balancer hashing the sender would) and in
+stream order.  Request bodies
 are built before the clock starts.  Prints one JSON line: messages,
 seconds, checks/s, and the CPU seconds the daemons (--pids) and the
 redis-servers (--rpids) used meanwhile, from /proc.  Loopback only;
 bounded by the file.  usage: store_load.py --ports P1[,P2] --file F
-[--batch N] [--pids PID,...] [--rpids PID,...]
+[--batch N] [--conns C] [--pids PID,...] [--rpids PID,...]
 """
 import argparse
 import http.client
@@ -37,23 +38,25 @@ def main():
     ap.add_argument("--ports", required=True)
     ap.add_argument("--file", required=True)
     ap.add_argument("--batch", type=int, default=200)
+    ap.add_argument("--conns", type=int, default=1)
     ap.add_argument("--pids", default="")
     ap.add_argument("--rpids", default="")
     a = ap.parse_args()
     ports = [int(p) for p in a.ports.split(",")]
     pids = [int(p) for p in a.pids.split(",") if p]
     rpids = [int(p) for p in a.rpids.split(",") if p]
-    parts = [[] for _ in ports]
+    lanes = len(ports) * a.conns  # lane k: daemon k % len(ports)
+    parts = [[] for _ in range(lanes)]
     with open(a.file, "rb") as f:
         for line in f:
             m = json.loads(line)
-            parts[zlib.crc32(m["from"].encode()) % len(ports)].append(line.strip())
+            parts[zlib.crc32(m["from"].encode()) % lanes].append(line.strip())
     bodies = [[b"[" + b",".join(p[i:i + a.batch]) + b"]" for i in range(0, len(p), a.batch)]
               for p in parts]
     errors = []
 
     def run(k):
-        c = http.client.HTTPConnection("127.0.0.1", ports[k], timeout=60)
+        c = http.client.HTTPConnection("127.0.0.1", ports[k % len(ports)], timeout=60)
         for body in bodies[k]:
             c.request("POST", "/v1/check", body=body,
                       headers={"Content-Type": "application/json"})
@@ -62,7 +65,7 @@ def main():
             if r.status != 200 or b'"error"' in out:
                 errors.append((r.status, out[:200]))
         c.close()
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(ports))]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(lanes)]
     cpu0, rcpu0, t0 = cpu_seconds(pids), cpu_seconds(rpids), time.monotonic()
     [t.start() for t in threads]
     [t.join() for t in threads]
