@@ -335,6 +335,53 @@ static void account_state_is_128_bytes_and_long_ids_are_hashed(void **state) {
     assert_int_equal(vlen, SG_ACCT_STATE_BYTES);
 }
 
+/* A campaign opens when its cluster reaches a second sender; its record
+ * counts what the cluster had by then (the first sender's copy too), and
+ * a sender seen before the opening is not counted twice afterwards. */
+static const char *check_at(sg_engine *eng, const char *from, const char *to,
+                            const char *text, int64_t ts, char *camp) {
+    sg_message *m;
+    sg_verdict *v;
+    assert_int_equal(sg_message_new(from, to, text, &m), SG_OK);
+    sg_message_set_ts(m, ts);
+    assert_int_equal(sg_check(eng, m, &v), SG_OK);
+    const char *c = sg_verdict_campaign(v);
+    snprintf(camp, SG_CAMPAIGN_ID_LEN, "%s", c ? c : "");
+    sg_verdict_free(v);
+    sg_message_free(m);
+    return camp;
+}
+
+static void a_campaign_counts_the_messages_that_opened_it(void **state) {
+    sg_engine *eng = *state;
+    const char *text = "You will be in the place of that man, see you by the river tonight";
+    char camp[SG_CAMPAIGN_ID_LEN];
+    int64_t t = T0 + DAY_MS;
+    assert_string_equal(check_at(eng, "s1@x.example", "r1@x.example", text, t, camp), "");
+    check_at(eng, "s2@x.example", "r2@x.example", text, t + 60000, camp);
+    assert_true(camp[0] == 'c'); /* the second sender opens it */
+    sg_campaign_info *ci = sg__calloc(1, sizeof *ci);
+    assert_int_equal(sg__campaign_info(eng->store, camp, t + 60000, ci), SG_OK);
+    assert_int_equal(ci->msgs, 2);
+    assert_int_equal(ci->senders, 2);
+    assert_int_equal(ci->recipients, 2);
+    /* the first sender again, to the second recipient: a third message,
+     * still two senders and two recipients (not counted twice) */
+    char again[SG_CAMPAIGN_ID_LEN];
+    check_at(eng, "s1@x.example", "r2@x.example", text, t + 120000, again);
+    assert_string_equal(again, camp);
+    assert_int_equal(sg__campaign_info(eng->store, camp, t + 120000, ci), SG_OK);
+    assert_int_equal(ci->msgs, 3);
+    assert_int_equal(ci->senders, 2);
+    assert_int_equal(ci->recipients, 2);
+    /* a new sender adds to the bitmap's count */
+    check_at(eng, "s3@x.example", "r2@x.example", text, t + 180000, again);
+    assert_int_equal(sg__campaign_info(eng->store, camp, t + 180000, ci), SG_OK);
+    assert_int_equal(ci->msgs, 4);
+    assert_int_equal(ci->senders, 3);
+    sg__free(ci);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -347,6 +394,7 @@ int main(void) {
         T(new_account_messaging_strangers_is_throttled_then_suspended),
         T(flagged_links_to_strangers_still_count_toward_spim),
         T(account_state_is_128_bytes_and_long_ids_are_hashed),
+        T(a_campaign_counts_the_messages_that_opened_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

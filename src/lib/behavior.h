@@ -55,6 +55,14 @@ int sg__fingerprint_canon(const char *text, size_t len, sg_buf *b);
  *  state, thread-safe.  @return SG_OK, SG_ENOMEM. */
 int sg__fingerprint(const char *text, size_t len, sg_fingerprint *out);
 
+/** For tests and fuzzing only: sg__fingerprint computed by the portable
+ *  paths (the byte-table canonicaliser and the scalar multiply-shift
+ *  MinHash) instead of the SSE2 canonicaliser and the AVX2 MinHash chosen
+ *  at run time.  Every field of *out must equal sg__fingerprint's for any
+ *  bytes (tests/test_fingerprint.c, fuzz/fuzz_fingerprint.c check it).
+ *  Same arguments, ownership and errors: @return SG_OK. */
+int sg__fingerprint_reference(const char *text, size_t len, sg_fingerprint *out);
+
 /** Estimated Jaccard similarity 0..1 of two fingerprints' shingle sets
  *  (share of equal MinHash values); 0 when either is not valid. */
 double sg__fingerprint_similarity(const sg_fingerprint *a,
@@ -203,6 +211,8 @@ typedef struct sg_campaign_msg {
     bool has_url;              /* the message carries any link at all */
     uint32_t bulk_senders;     /* distinct senders of the cluster (bulk.c) */
     uint32_t bulk_recipients;  /* distinct recipients of the cluster */
+    uint32_t bulk_msgs;        /* messages of the cluster in the window,
+                                  this one included */
     sg_group_count domain_group; /* all links to domains[0], in the window */
     int64_t now_ms;
 } sg_campaign_msg;

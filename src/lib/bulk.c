@@ -330,6 +330,7 @@ static void campaign_input(sg_ctx *c, const sg_behav_msg *rec,
     m->has_url = rec->has_url;
     m->bulk_senders = rec->senders;
     m->bulk_recipients = rec->recipients;
+    m->bulk_msgs = rec->msgs;
     m->domain_group = rec->domain_group;
     m->now_ms = c->now_ms;
     const sg_urlset *u = sg__ctx_urls(c);

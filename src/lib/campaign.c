@@ -21,10 +21,14 @@
 #include <xxhash.h>
 
 /* The campaign record, key "camp:<id>", 96 bytes.  `locked` is what
- * records written before the counter camp:<id>:l counted; it only adds. */
+ * records written before the counter camp:<id>:l counted; it only adds.
+ * `opened_by`: the distinct senders (low 16 bits) and recipients (high
+ * 16) that the cluster or domain group had when it opened the campaign,
+ * floors of the counts (earlier messages are not in the bitmaps; 0 in
+ * records written before it was kept). */
 typedef struct camp_rec {
     int64_t first_ms, last_ms;
-    uint32_t msgs, infections, locked, reserved;
+    uint32_t msgs, infections, locked, opened_by;
     uint64_t snd[4], rcp[4]; /* 256-bit linear-counting bitmaps */
 } camp_rec;
 
@@ -350,6 +354,36 @@ static int read_campaign(sg_store *st, const char *id, int64_t now,
     return locked_read(op[4].err, op[4].out_len, locked);
 }
 
+static uint32_t cap16(uint32_t v) {
+    return v > 0xffff ? 0xffff : v;
+}
+
+/* A new record of the campaign m opens: the messages and the distinct
+ * senders and recipients of the cluster (or young domain's links) so far,
+ * not only this message, as opening_id found them. */
+static void seed_opening(const sg_behav_config *cfg, const sg_campaign_msg *m,
+                         camp_rec *r) {
+    uint32_t snd = m->domain_group.senders, rcp = m->domain_group.recipients;
+    if (m->cluster && (m->bulk_senders >= cfg->camp_min_senders ||
+                       m->bulk_recipients >= cfg->camp_min_recipients)) {
+        snd = m->bulk_senders, rcp = m->bulk_recipients;
+        if (m->bulk_msgs > 1) r->msgs = m->bulk_msgs - 1; /* ++ counts this one */
+    }
+    r->opened_by = cap16(snd) | cap16(rcp) << 16;
+}
+
+/* Distinct senders / recipients: the bitmap's estimate, at least what
+ * opened the campaign. */
+static uint32_t senders_of(const camp_rec *r) {
+    uint32_t n = sg__behav_lincount(r->snd, 256), floor = r->opened_by & 0xffff;
+    return n > floor ? n : floor;
+}
+
+static uint32_t recipients_of(const camp_rec *r) {
+    uint32_t n = sg__behav_lincount(r->rcp, 256), floor = r->opened_by >> 16;
+    return n > floor ? n : floor;
+}
+
 /* Count the message in the campaign and extend its lists. */
 static int update_campaign(sg_store *st, const sg_behav_config *cfg,
                            const sg_campaign_msg *m, sg_campaign_hit *hit) {
@@ -357,6 +391,7 @@ static int update_campaign(sg_store *st, const sg_behav_config *cfg,
     int64_t locked = 0;
     int rc = read_campaign(st, hit->id, m->now_ms, &r, &locked);
     if (rc) return rc;
+    if (r.msgs == 0 && r.last_ms == 0) seed_opening(cfg, m, &r); /* new */
     uint64_t fh = sg__behav_id_hash(m->from), th = sg__behav_id_hash(m->to);
     bool new_sender = !has_bit(r.snd, fh);
     bool new_edge = false;
@@ -367,7 +402,7 @@ static int update_campaign(sg_store *st, const sg_behav_config *cfg,
     if ((rc = check_receipt(st, cfg, m, hit, &new_edge))) return rc;
     if (new_edge) r.infections++;
     hit->confirmed = r.locked > 0 || locked > 0;
-    hit->senders = sg__behav_lincount(r.snd, 256);
+    hit->senders = senders_of(&r);
     if ((rc = save_rec(st, cfg, hit->id, m->now_ms, &r))) return rc;
     if (new_sender && (rc = list_add(st, cfg, hit->id, ":s", m->from, m->now_ms)))
         return rc;
@@ -442,8 +477,8 @@ int sg__campaign_info(sg_store *st, const char *id, int64_t now_ms,
     out->first_ms = r.first_ms;
     out->last_ms = r.last_ms;
     out->msgs = r.msgs;
-    out->senders = sg__behav_lincount(r.snd, 256);
-    out->recipients = sg__behav_lincount(r.rcp, 256);
+    out->senders = senders_of(&r);
+    out->recipients = recipients_of(&r);
     out->infections = r.infections;
     int64_t locked = 0;
     if ((rc = locked_count(st, id, now_ms, &locked))) return rc;
