@@ -75,7 +75,7 @@ bench: build
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -DSG_FUZZ=ON -DSG_DEFAULT_MODEL=OFF -DCMAKE_C_COMPILER=clang >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
-	@for f in $(FUZZ_BUILD)/fuzz_*; do n=$$(basename $$f); echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	@for f in $(FUZZ_BUILD)/fuzz_*; do [ -f $$f ] && [ -x $$f ] || continue; n=$$(basename $$f); echo "== $$n ($(FUZZ_SECONDS) s)"; \
 	  mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
 	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -artifact_prefix=$(FUZZ_BUILD)/$$n- \
 	       $(FUZZ_BUILD)/corpus-$$n fuzz/seeds > $(FUZZ_BUILD)/$$n.log 2>&1; then \

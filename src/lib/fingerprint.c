@@ -279,15 +279,20 @@ static void make_canon(const char *text, size_t len, canon *o) {
         i = pos ? i + pos : scan_token(text, len, i, o);
     }
 }
-#else
-/* Canonical text into o (bounded by o->cap). */
-static void make_canon(const char *text, size_t len, canon *o) {
+#endif
+
+/* Canonical text into o (bounded by o->cap), a token at a time: the
+ * portable form (make_canon without SSE2), and the reference the SSE2
+ * form must equal (sg__fingerprint_reference). */
+static void make_canon_scalar(const char *text, size_t len, canon *o) {
     size_t i = 0;
     while (i < len && o->len + 1 < o->cap) {
         while (i < len && byte_class[(unsigned char)text[i]] == BYTE_SPACE) i++;
         if (i < len) i = scan_token(text, len, i, o);
     }
 }
+#ifndef __SSE2__
+#define make_canon make_canon_scalar
 #endif
 
 int sg__fingerprint_canon(const char *text, size_t len, sg_buf *b) {
@@ -431,18 +436,24 @@ static size_t shingle_hashes(const char *t, size_t len, uint64_t *xs) {
     return nx;
 }
 
-int sg__fingerprint(const char *text, size_t len, sg_fingerprint *out) {
+/* sg__fingerprint, by the fast paths (SSE2 canonicaliser, MinHash by
+ * cpu check) or, when reference, by the portable ones.  Inlined into
+ * each caller with reference constant: no extra branch on the fast path. */
+static inline __attribute__((always_inline)) int
+fingerprint_by(const char *text, size_t len, bool reference, sg_fingerprint *out) {
     memset(out, 0, sizeof *out);
     char tmp[SG_FP_MAX_CANON];
     canon o = {tmp, 0, sizeof tmp};
-    if (text) make_canon(text, len, &o);
+    if (text && reference) make_canon_scalar(text, len, &o);
+    else if (text) make_canon(text, len, &o);
     uint64_t seen[4] = {0}, xs[SG_FP_MAX_CANON];
     size_t nx = shingle_hashes(tmp, o.len, xs);
     if (nx == 0) return SG_OK;
     for (size_t k = 0; k < nx; k++) seen[(xs[k] >> 6) & 3] |= 1ull << (xs[k] & 63);
     out->shingles = (uint32_t)nx;
     memset(out->minhash, 0xff, sizeof out->minhash);
-    minhash_all(out->minhash, xs, nx);
+    if (reference) minhash_all_scalar(out->minhash, xs, nx);
+    else minhash_all(out->minhash, xs, nx);
     if (count_distinct(seen) < SG_FP_MIN_DISTINCT) {
         memset(out, 0, sizeof *out);
         return SG_OK;
@@ -450,6 +461,14 @@ int sg__fingerprint(const char *text, size_t len, sg_fingerprint *out) {
     make_bands(out);
     out->valid = true;
     return SG_OK;
+}
+
+int sg__fingerprint(const char *text, size_t len, sg_fingerprint *out) {
+    return fingerprint_by(text, len, false, out);
+}
+
+int sg__fingerprint_reference(const char *text, size_t len, sg_fingerprint *out) {
+    return fingerprint_by(text, len, true, out);
 }
 
 double sg__fingerprint_similarity(const sg_fingerprint *a,
