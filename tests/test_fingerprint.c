@@ -21,10 +21,10 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <glob.h>
 #include <jansson.h>
 
 #include "behavior.h"
+#include "jsonl_corpus.h"
 
 static sg_normctx *nc;
 
@@ -319,47 +319,20 @@ static void check_same(const char *t, size_t n, tally *y) {
     y->valid += f.valid;
 }
 
-/* Every "text" of a JSONL file: as it is, and normalized as the engine
- * fingerprints it. */
-static void check_jsonl(const char *path, tally *y) {
-    FILE *f = fopen(path, "r");
-    if (!f) fail_msg("cannot open %s", path);
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) > 0) {
-        json_t *o = json_loads(line, 0, NULL);
-        json_t *s = json_object_get(o, "text");
-        if (json_is_string(s)) {
-            const char *t = json_string_value(s);
-            size_t len = json_string_length(s);
-            check_same(t, len, y);
-            sg_norm n;
-            if (sg__normalize(nc, t, len, &n) == SG_OK) {
-                check_same(n.text, n.len, y);
-                sg__norm_free(&n);
-            }
-        }
-        json_decref(o);
+/* A corpus text as it is, and normalized as the engine fingerprints it. */
+static void check_corpus_text(const char *t, size_t len, void *arg) {
+    tally *y = arg;
+    check_same(t, len, y);
+    sg_norm n;
+    if (sg__normalize(nc, t, len, &n) == SG_OK) {
+        check_same(n.text, n.len, y);
+        sg__norm_free(&n);
     }
-    free(line);
-    fclose(f);
 }
 
 static void fast_paths_equal_reference_on_every_corpus_message(void **state) {
-    static const char *const shared[] = {
-        "/sms_spam_collection/test.jsonl", "/sms_spam_collection/train.jsonl",
-        "/youtube_spam_collection/youtube_spam.jsonl", "/tg_spam/tg_spam.jsonl",
-        "/nps_chat/nps_chat.jsonl", "/irc_ubuntu/irc_ubuntu.jsonl", NULL};
-    char path[4096];
     tally y = {0};
-    for (int k = 0; shared[k]; k++) {
-        snprintf(path, sizeof path, "%s%s", SG_TEST_SHARED, shared[k]);
-        check_jsonl(path, &y);
-    }
-    glob_t g;
-    assert_int_equal(glob(SG_TEST_SOURCE "/data/*/*.jsonl", 0, NULL, &g), 0);
-    for (size_t i = 0; i < g.gl_pathc; i++) check_jsonl(g.gl_pathv[i], &y);
-    globfree(&g);
+    corpus_each_text_all(SG_TEST_SHARED, 0, SG_TEST_SOURCE, check_corpus_text, &y);
     printf("corpora: %zu texts (raw and normalized) equal, %zu with a fingerprint\n",
            y.texts, y.valid);
     /* 45,169 shared messages, each raw and normalized, and the repo's own */
