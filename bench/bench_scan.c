@@ -12,30 +12,12 @@
 #include <time.h>
 
 #include "sg_internal.h"
+#include "bench_corpus.h"
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static sg_message **load(const char *path, size_t *n) {
-    FILE *f = fopen(path, "r");
-    if (!f) { perror(path); exit(3); }
-    sg_message **v = NULL;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    *n = 0;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        sg_message *m;
-        if (sg_message_parse_json(line, (size_t)len, 0, SG_PARSE_LABELED, &m, NULL, 0)) continue;
-        v = realloc(v, (*n + 1) * sizeof *v);
-        v[(*n)++] = m;
-    }
-    free(line);
-    fclose(f);
-    return v;
 }
 
 /* Run `fn` over the corpus until `seconds` pass; returns messages/s. */
@@ -65,7 +47,7 @@ int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "../shared/data/sms_spam_collection/test.jsonl";
     double seconds = argc > 2 ? atof(argv[2]) : 3.0;
     size_t n;
-    sg_message **v = load(path, &n);
+    sg_message **v = bench_load_messages(path, &n);
     sg_engine *e;
     if (sg_engine_new(NULL, &e)) { fprintf(stderr, "engine: %s\n", sg_engine_errmsg(NULL)); return 3; }
     const char *model = sg_default_model_path();

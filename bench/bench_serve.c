@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_corpus.h"
+
 typedef struct opts {
     const char *spawn, *model, *data, *mode, *token, *store;
     int port, conns, batch;
@@ -68,28 +70,6 @@ static uint64_t now_ns(void) {
 }
 
 /* ------------------------------------------------------------ requests */
-
-/* Read the texts of a JSONL file (field "text"). */
-static char **load_texts(const char *path, size_t *n) {
-    FILE *f = fopen(path, "r");
-    if (!f) { perror(path); return NULL; }
-    char *line = NULL;
-    size_t cap = 0, k = 0, vcap = 1024;
-    char **v = malloc(vcap * sizeof *v);
-    while (v && getline(&line, &cap, f) > 0) {
-        json_t *o = json_loads(line, 0, NULL);
-        const char *t = json_string_value(json_object_get(o, "text"));
-        if (t && *t) {
-            if (k == vcap) v = realloc(v, (vcap *= 2) * sizeof *v);
-            if (v) v[k++] = strdup(t);
-        }
-        json_decref(o);
-    }
-    free(line);
-    fclose(f);
-    *n = k;
-    return v;
-}
 
 static json_t *message(char **texts, size_t ntexts, size_t i) {
     char from[32], to[32], id[32];
@@ -460,7 +440,7 @@ int main(int argc, char **argv) {
     if (parse(argc, argv, &o)) { usage(); return 2; }
     signal(SIGPIPE, SIG_IGN);
     size_t ntexts = 0;
-    char **texts = load_texts(o.data, &ntexts);
+    char **texts = bench_load_texts(o.data, &ntexts);
     if (!texts || !ntexts) { fprintf(stderr, "no texts in %s\n", o.data); return 1; }
     run r = {.nreqs = 4096, .per = !strcmp(o.mode, "batch") ? o.batch : 1};
     r.lens = calloc(r.nreqs, sizeof *r.lens);

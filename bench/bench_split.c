@@ -18,30 +18,12 @@
 #include <time.h>
 
 #include "sg_internal.h"
+#include "bench_corpus.h"
 
 static double cpu_us(void) {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static char **load(const char *path, size_t *n) {
-    FILE *f = fopen(path, "r");
-    if (!f) { perror(path); exit(3); }
-    char **v = NULL, *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    *n = 0;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        sg_message *m;
-        if (sg_message_parse_json(line, (size_t)len, 0, SG_PARSE_LABELED, &m, NULL, 0)) continue;
-        v = realloc(v, (*n + 1) * sizeof *v);
-        v[(*n)++] = strdup(sg_message_text(m));
-        sg_message_free(m);
-    }
-    free(line);
-    fclose(f);
-    return v;
 }
 
 /* Message i of the stream (bench_serve's accounts and ids). */
@@ -150,7 +132,7 @@ int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "../shared/data/sms_spam_collection/test.jsonl";
     size_t n = argc > 2 ? strtoul(argv[2], NULL, 10) : 100000, nt;
     if (n < 2) n = 2;
-    char **texts = load(path, &nt);
+    char **texts = bench_load_texts(path, &nt);
     if (!nt) { fprintf(stderr, "no texts in %s\n", path); return 3; }
     double check = run_check(texts, nt, n), prep, judge, prep_r, judge_r;
     run_split(texts, nt, n, false, &prep, &judge);
