@@ -221,6 +221,30 @@ expect "in-flight request answered or refused cleanly (curl $crc)" \
   '[ $crc -ne 0 ] || "$py" -c "import json; d=json.load(open(\"$tmp/inflight.json\")); assert len(d)==50 or \"error\" in d"'
 expect "port closed after stop" '! curl -s -o /dev/null "http://127.0.0.1:$port/healthz"'
 
+# --- more batches at once than the request threads' queue holds (4 per
+# thread): the overflow runs on the HTTP workers; every batch is answered
+# in full and in order
+start burst --token t4 --threads 2
+cat > "$tmp/burst.py" <<'EOF'
+import http.client, json, sys, threading
+port = int(sys.argv[1])
+hdr = {"Authorization": "Bearer t4", "Content-Type": "application/json"}
+res = [None] * 24
+def go(k):
+    body = json.dumps([{"id": "k%d-%d" % (k, i), "from": "b%d@x" % k, "to": "r%d@x" % i,
+                        "text": "meeting moved to %d, bring the slides" % i} for i in range(200)])
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", "/v1/check", body, hdr)
+    r = c.getresponse(); d = json.loads(r.read())
+    res[k] = r.status == 200 and [v.get("id") for v in d] == ["k%d-%d" % (k, i) for i in range(200)]
+ts = [threading.Thread(target=go, args=(k,)) for k in range(24)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(sum(1 for x in res if x))
+EOF
+out=$("$py" "$tmp/burst.py" "$port" 2>&1)
+expect "24 batches at once over a queue of 8: all answered in full and in order (got $out)" '[ "$out" = 24 ]'
+kill -TERM "$pid"; wait "$pid"
+
 # --- SIGTERM with batches running on the request threads: each connection
 # is first used for /healthz (so the daemon holds it), then four 1000-message
 # batches go out at once and SIGTERM follows; every batch must be answered

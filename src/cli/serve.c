@@ -287,7 +287,7 @@ static int start(sg_serve *s, sg_serve_config *cfg) {
     if (!s->recent) { sg_serve_log("out of memory"); return -1; }
     if (engine_open(s)) return -1;
     s->pool = sg_serve_pool_start(s, s->threads > 1 ? s->threads - 1 : 0);
-    s->offload = sg_serve_offload_start(s->threads > 1 ? s->threads : 0);
+    s->offload = sg_serve_offload_start(s->threads > 1 ? s->threads : 0, 4 * s->threads);
     if (sg_serve_http_start(s)) return -1;
     sg_serve_log("listening on %s port %u (%u threads, auth %s)", s->cfg.listen,
                  sg_serve_http_port(s), s->threads, *s->cfg.token ? "bearer token" : "off");
@@ -322,8 +322,9 @@ int sg_serve_run(const char *config_path, char **overrides, int noverrides) {
         drain(s);
     }
     sg_serve_offload_stop(s->offload); /* before MHD: it resumes what it ran */
-    s->offload = NULL;
     sg_serve_http_stop(s);
+    sg_serve_offload_free(s->offload); /* after MHD: no worker can submit now */
+    s->offload = NULL;
     sg_serve_pool_stop(s->pool);
     s->pool = NULL;
     if (s->eng && shutdown_engine(s)) rc = EXIT_FATAL;

@@ -185,6 +185,8 @@ typedef struct sg_serve {
     pthread_t acceptor;         /* accepts and deals connections to MHD's
                                    workers in turn */
     bool acceptor_running;
+    atomic_bool accept_stop;    /* set before the listening socket is shut
+                                   down: the acceptor's errors end it */
     atomic_int inflight;        /* requests being handled */
     atomic_uint batches_busy;   /* batches being judged or prepared now
                                    (serve_api.c): when they fill the
@@ -245,16 +247,22 @@ typedef struct sg_serve_job {
     struct sg_serve_job *next;  /* queue link, the pool's */
 } sg_serve_job;
 
-/** Request threads for batches (serve_offload.c): `threads` of them;
- *  NULL when threads is 0 or none could start (run batches inline). */
+/** Request threads for batches (serve_offload.c): `threads` of them,
+ *  at most `max_queued` jobs waiting; NULL when threads is 0 or none could
+ *  start (run batches inline). */
 typedef struct sg_serve_offload sg_serve_offload;
-sg_serve_offload *sg_serve_offload_start(unsigned threads);
+sg_serve_offload *sg_serve_offload_start(unsigned threads, unsigned max_queued);
 /** Queue j to run on a request thread, in arrival order.  false when o is
- *  NULL or stopping: then j will not run and stays the caller's. */
+ *  NULL, stopping or full (max_queued waiting): then j will not run and
+ *  stays the caller's, who runs it inline -- which also slows the HTTP
+ *  worker's reading of new requests: the pressure goes back to clients. */
 bool sg_serve_offload_submit(sg_serve_offload *o, sg_serve_job *j);
-/** Refuse new jobs, run every job already queued, join the threads and
- *  free o (NULL is a no-op). */
+/** Refuse new jobs (submit returns false from now on), run every job
+ *  already queued and join the threads; o stays valid for submit until
+ *  sg_serve_offload_free (NULL is a no-op). */
 void sg_serve_offload_stop(sg_serve_offload *o);
+/** Free a stopped o, once nothing can call submit (after MHD stopped). */
+void sg_serve_offload_free(sg_serve_offload *o);
 
 /** Take the engine for a change of the model or the URL lists: prep_lock
  *  for writing, then eng_lock (so no message is being prepared).

@@ -208,7 +208,9 @@ static void run_batch(sg_serve_job *j) {
 }
 
 /* Hand an authorized batch check to a request thread, its connection
- * suspended meanwhile; false when there is none (answer it inline). */
+ * suspended meanwhile (when the queue is full, run it on this worker,
+ * still through the suspended connection); false when there are no
+ * request threads (answer it inline). */
 static bool offload(sg_serve *s, struct MHD_Connection *c, const char *url,
                     const char *method, req *q) {
     if (!s->offload || !is_check(method, url) || !is_batch(q) || q->too_big ||
@@ -218,11 +220,10 @@ static bool offload(sg_serve *s, struct MHD_Connection *c, const char *url,
     q->conn = c;
     q->job.run = run_batch;
     atomic_store(&q->state, REQ_RUNNING);
-    MHD_suspend_connection(c);
-    if (sg_serve_offload_submit(s->offload, &q->job)) return true;
-    atomic_store(&q->state, REQ_COLLECT);
-    MHD_resume_connection(c);
-    return false;
+    MHD_suspend_connection(c); /* before the job can run: it resumes */
+    if (!sg_serve_offload_submit(s->offload, &q->job))
+        run_batch(&q->job); /* queue full or stopping: here, the same way */
+    return true;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -308,6 +309,8 @@ static int listen_on(sg_serve *s) {
     int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd >= 0 && v6) /* "::" is IPv6 only, as libmicrohttpd bound it */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     socklen_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024)) {
         sg_serve_log("cannot listen on %s port %ld: %s", s->cfg.listen, s->cfg.port,
@@ -319,13 +322,17 @@ static int listen_on(sg_serve *s) {
 }
 
 /* The acceptor thread: accept connections and hand each to MHD, which
- * gives it to a worker by its socket number, so connections made one
- * after another go to the workers in turn.  (With MHD's own listening
- * socket the first worker to wake takes up to ten pending connections:
- * a client's connections often all landed on one worker, and single
- * checks then used one core.)  Ends when the socket is shut down. */
+ * gives it to a worker by its socket number modulo the workers, so a
+ * client's connections opened together (consecutive socket numbers) are
+ * spread over the workers.  (With MHD's own listening socket the first
+ * worker to wake takes up to ten pending connections: a client's
+ * connections often all landed on one worker, and single checks then used
+ * one core.)  Ends when sg_serve_http_quiesce shuts the socket down; any
+ * other error is logged (once per kind) and retried: a failed accept must
+ * not leave a running daemon that answers nobody. */
 static void *acceptor(void *arg) {
     sg_serve *s = arg;
+    int last_errno = 0;
     for (;;) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof peer;
@@ -337,13 +344,13 @@ static void *acceptor(void *arg) {
             (void)MHD_add_connection(s->mhd, fd, (struct sockaddr *)&peer, plen);
             continue;
         }
-        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            struct timespec d = {0, 10 * 1000 * 1000}; /* out of sockets: wait */
-            nanosleep(&d, NULL);
-            continue;
-        }
-        break; /* EINVAL after shutdown(): quiescing */
+        if (atomic_load(&s->accept_stop)) break; /* shut down: quiescing */
+        int e = errno;
+        if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
+        if (e != last_errno) sg_serve_log("accept: %s (retrying)", strerror(e));
+        last_errno = e;
+        struct timespec d = {0, 10 * 1000 * 1000}; /* e.g. out of sockets: wait */
+        nanosleep(&d, NULL);
     }
     return NULL;
 }
@@ -387,6 +394,7 @@ unsigned sg_serve_http_port(sg_serve *s) {
 
 void sg_serve_http_quiesce(sg_serve *s) {
     if (s->listen_fd < 0) return;
+    atomic_store(&s->accept_stop, true);
     shutdown(s->listen_fd, SHUT_RDWR); /* wakes the acceptor's accept() */
     if (s->acceptor_running) pthread_join(s->acceptor, NULL);
     s->acceptor_running = false;

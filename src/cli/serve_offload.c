@@ -8,7 +8,9 @@
  * batch here (serve_http.c); one of `threads` request threads runs it
  * (parse, prepare, judge, render) and resumes the connection, whose worker
  * then sends the answer.  Two batches in flight use two cores, whichever
- * worker holds their connections.  Jobs run in arrival order.
+ * worker holds their connections.  Jobs run in arrival order; when
+ * max_queued wait already, a worker runs its batch itself, so that an
+ * overload slows the reading of new requests instead of growing a queue.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -19,7 +21,8 @@ struct sg_serve_offload {
     pthread_mutex_t mu;
     pthread_cond_t work;
     sg_serve_job *head, *tail;  /* FIFO of queued jobs */
-    bool stop;
+    unsigned queued, max_queued;
+    bool stop, joined;
     unsigned n;
     pthread_t th[];
 };
@@ -33,6 +36,7 @@ static void *runner(void *arg) {
         if (!j) break; /* stopping, and nothing left to run */
         o->head = j->next;
         if (!o->head) o->tail = NULL;
+        o->queued--;
         pthread_mutex_unlock(&o->mu);
         j->run(j);
         pthread_mutex_lock(&o->mu);
@@ -41,16 +45,18 @@ static void *runner(void *arg) {
     return NULL;
 }
 
-sg_serve_offload *sg_serve_offload_start(unsigned threads) {
+sg_serve_offload *sg_serve_offload_start(unsigned threads, unsigned max_queued) {
     if (threads == 0) return NULL;
     sg_serve_offload *o = calloc(1, sizeof *o + threads * sizeof o->th[0]);
     if (!o) return NULL;
+    o->max_queued = max_queued ? max_queued : 1;
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->work, NULL);
     for (; o->n < threads; o->n++)
         if (pthread_create(&o->th[o->n], NULL, runner, o)) break;
     if (o->n == 0) {
         sg_serve_offload_stop(o);
+        sg_serve_offload_free(o);
         return NULL;
     }
     return o;
@@ -59,12 +65,13 @@ sg_serve_offload *sg_serve_offload_start(unsigned threads) {
 bool sg_serve_offload_submit(sg_serve_offload *o, sg_serve_job *j) {
     if (!o || !j) return false;
     pthread_mutex_lock(&o->mu);
-    bool ok = !o->stop;
+    bool ok = !o->stop && o->queued < o->max_queued;
     if (ok) {
         j->next = NULL;
         if (o->tail) o->tail->next = j;
         else o->head = j;
         o->tail = j;
+        o->queued++;
         pthread_cond_signal(&o->work);
     }
     pthread_mutex_unlock(&o->mu);
@@ -72,12 +79,18 @@ bool sg_serve_offload_submit(sg_serve_offload *o, sg_serve_job *j) {
 }
 
 void sg_serve_offload_stop(sg_serve_offload *o) {
-    if (!o) return;
+    if (!o || o->joined) return;
     pthread_mutex_lock(&o->mu);
     o->stop = true;
     pthread_cond_broadcast(&o->work);
     pthread_mutex_unlock(&o->mu);
     for (unsigned i = 0; i < o->n; i++) pthread_join(o->th[i], NULL);
+    o->joined = true;
+}
+
+void sg_serve_offload_free(sg_serve_offload *o) {
+    if (!o) return;
+    sg_serve_offload_stop(o);
     pthread_cond_destroy(&o->work);
     pthread_mutex_destroy(&o->mu);
     free(o);
