@@ -187,7 +187,8 @@ typedef struct sg_serve {
     bool acceptor_running;
     atomic_bool accept_stop;    /* set before the listening socket is shut
                                    down: the acceptor's errors end it */
-    atomic_int inflight;        /* requests being handled */
+    atomic_int inflight;        /* requests received whole and being
+                                   answered (SIGTERM's drain waits for them) */
     atomic_uint batches_busy;   /* batches being judged or prepared now
                                    (serve_api.c): when they fill the
                                    cores, helpers are not asked to join */

@@ -47,6 +47,9 @@ typedef struct req {
     size_t limit;       /* max_body_bytes when the request started */
     size_t declared;    /* Content-Length (0: none), at most DECLARED_MAX:
                            the body's first size */
+    bool counted;       /* in s->inflight: its body is complete and it is
+                           being answered (a client that never finishes its
+                           body does not hold up a SIGTERM's drain) */
     bool too_big;
     uint64_t t0_ns;
 } req;
@@ -142,7 +145,6 @@ static req *req_start(sg_serve *s, struct MHD_Connection *c) {
     unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
     if (want > q->limit) q->too_big = true;
     else q->declared = want < DECLARED_MAX ? (size_t)want : DECLARED_MAX;
-    atomic_fetch_add(&s->inflight, 1);
     return q;
 }
 
@@ -244,6 +246,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         *data_size = 0;
         return MHD_YES;
     }
+    if (!q->counted) { /* the whole request is here: now it is in flight */
+        q->counted = true;
+        atomic_fetch_add(&s->inflight, 1);
+    }
     int state = atomic_load(&q->state);
     if (state == REQ_RUNNING) return MHD_YES; /* woken early: still running */
     if (state == REQ_DONE) {
@@ -265,11 +271,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     sg_serve *s = cls;
     req *q = *con_cls;
     if (!q) return;
+    bool counted = q->counted;
     free(q->resp.body);
     free(q->body);
     free(q);
     *con_cls = NULL;
-    atomic_fetch_sub(&s->inflight, 1);
+    if (counted) atomic_fetch_sub(&s->inflight, 1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {

@@ -197,7 +197,8 @@ char *sg_serve_metrics_render(sg_serve *s) {
          "Thread CPU time of the judge phase, under the engine lock (its share "
          "bounds the checks per second, whatever the cores).");
     put(&o, "spimguard_judge_cpu_seconds_total %.6f\n", GET(m->judge_cpu_ns) / 1e9);
-    head(&o, "spimguard_inflight_requests", "gauge", "Requests being handled.");
+    head(&o, "spimguard_inflight_requests", "gauge",
+         "Requests received whole and being answered.");
     put(&o, "spimguard_inflight_requests %d\n", atomic_load(&s->inflight));
     head(&o, "spimguard_uptime_seconds", "gauge", "Seconds since the daemon started.");
     put(&o, "spimguard_uptime_seconds %.3f\n", (sg_serve_wall_ms() - s->started_ms) / 1e3);
