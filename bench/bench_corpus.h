@@ -8,6 +8,7 @@
 #ifndef SG_BENCH_CORPUS_H
 #define SG_BENCH_CORPUS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,18 @@ static inline char **bench_load_texts(const char *path, size_t *n) {
     free(line);
     fclose(f);
     return v;
+}
+
+/* Message i of the benchmarks' stream (bench_serve sends it, bench_split
+ * judges it in-process): from one of 10,000 accounts to one of 10,000,
+ * id "b<i>", every other one to a contact; from, to and id need 32 bytes.
+ * @return whether the sender is a contact of the recipient. */
+static inline bool bench_stream_msg(size_t i, char from[32], char to[32], char id[32]) {
+    uint32_t h = (uint32_t)(i * 2654435761u);
+    snprintf(from, 32, "u%u@bench", h % 10000);
+    snprintf(to, 32, "u%u@bench", (h >> 16) % 10000);
+    snprintf(id, 32, "b%zu", i);
+    return (h >> 8) & 1;
 }
 
 #endif /* SG_BENCH_CORPUS_H */

@@ -73,12 +73,9 @@ static uint64_t now_ns(void) {
 
 static json_t *message(char **texts, size_t ntexts, size_t i) {
     char from[32], to[32], id[32];
-    uint32_t h = (uint32_t)(i * 2654435761u);
-    snprintf(from, sizeof from, "u%u@bench", h % 10000);
-    snprintf(to, sizeof to, "u%u@bench", (h >> 16) % 10000);
-    snprintf(id, sizeof id, "b%zu", i);
+    bool contact = bench_stream_msg(i, from, to, id);
     return json_pack("{s:s, s:s, s:s, s:b, s:s}", "id", id, "from", from, "to", to,
-                     "contact", (int)((h >> 8) & 1), "text", texts[i % ntexts]);
+                     "contact", (int)contact, "text", texts[i % ntexts]);
 }
 
 /* Pre-render `n` complete HTTP requests. */

@@ -29,14 +29,11 @@ static double cpu_us(void) {
 /* Message i of the stream (bench_serve's accounts and ids). */
 static sg_message *message(char **texts, size_t nt, size_t i) {
     char from[32], to[32], id[32];
-    uint32_t h = (uint32_t)(i * 2654435761u);
-    snprintf(from, sizeof from, "u%u@bench", h % 10000);
-    snprintf(to, sizeof to, "u%u@bench", (h >> 16) % 10000);
-    snprintf(id, sizeof id, "b%zu", i);
+    bool contact = bench_stream_msg(i, from, to, id);
     sg_message *m;
     if (sg_message_new(from, to, texts[i % nt], &m)) exit(3);
     sg_message_set_id(m, id);
-    sg_message_set_contact(m, (h >> 8) & 1);
+    sg_message_set_contact(m, contact);
     sg_message_set_ts(m, 1767300000000 + (int64_t)i);
     return m;
 }
