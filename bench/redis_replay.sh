@@ -14,18 +14,8 @@
 #   usage: bench/redis_replay.sh [BUILD_DIR] [N]   (default build, 50000)
 set -u
 build=${1:-build}; n=${2:-50000}; batch=${BATCH:-200}; conns=${CONNS:-2}
-here=$(cd "$(dirname "$0")" && pwd)
-sg=$build/spimguard; py=/usr/bin/python3
-tmp=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. "$(dirname "$0")/store_setup.sh"
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 cores (the pinned run puts Redis on CPU 1)" >&2; exit 1; }
-
-model=${MODEL:-$build/default.model}
-[ -f "$model" ] || { "$sg" train --quiet --model "$tmp/model" "$here"/../data/corpus/*.jsonl; model=$tmp/model; }
-"$sg" simulate --quiet | head -n "$n" > "$tmp/msgs.jsonl"
-n=$(wc -l < "$tmp/msgs.jsonl")
 
 port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

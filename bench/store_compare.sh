@@ -21,17 +21,7 @@
 #   usage: bench/store_compare.sh [BUILD_DIR] [N]   (default build, 50000)
 set -u
 build=${1:-build}; n=${2:-50000}; batch=${BATCH:-200}
-here=$(cd "$(dirname "$0")" && pwd)
-sg=$build/spimguard; py=/usr/bin/python3
-tmp=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-model=${MODEL:-$build/default.model}
-[ -f "$model" ] || { "$sg" train --quiet --model "$tmp/model" "$here"/../data/corpus/*.jsonl; model=$tmp/model; }
-"$sg" simulate --quiet | head -n "$n" > "$tmp/msgs.jsonl"
-n=$(wc -l < "$tmp/msgs.jsonl")
+. "$(dirname "$0")/store_setup.sh"
 
 # port P: a free loopback port whose cluster bus port (P+10000) is free too.
 port() { $py -c '
