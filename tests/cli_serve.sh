@@ -108,6 +108,17 @@ req GET /v1/check
 expect "GET /v1/check is 405" '[ "$code" = 405 ] && is_json_error'
 req GET /v1/nowhere
 expect "unknown path is 404" '[ "$code" = 404 ] && is_json_error'
+req GET '/v1/accounts/%FFa%C3'
+expect "a path that is not UTF-8 is 404 with an error that is still JSON (got $code)" \
+  '[ "$code" = 404 ] && is_json_error'
+# an error that echoes a long path is cut to 511 bytes: never inside a
+# character (2- and 3-byte ones), or the answer would not be JSON
+for ch in %C3%A9 %E2%82%AC; do
+  long=; for _ in $(seq 300); do long+=$ch; done
+  req GET "/v1/nowhere/$long"
+  expect "a long non-ASCII path is cut at a whole character in the 404 ($ch, got $code)" \
+    '[ "$code" = 404 ] && is_json_error'
+done
 head -c 70000 /dev/zero | tr '\0' a > "$tmp/big.txt"
 req POST /v1/check "@$tmp/big.txt"
 expect "body over max_body_bytes is 413 (got $code)" '[ "$code" = 413 ] && is_json_error'

@@ -299,7 +299,11 @@ typedef struct sg_serve_resp {
 typedef struct json_t json_t;
 void sg_serve_json(sg_serve_resp *r, unsigned status, json_t *o);
 
-/** Fill r with {"error": msg} and status (msg is JSON-escaped). */
+/** Fill r with {"error": msg} and status.  msg is formatted into at most
+ *  511 bytes, cut back to its last whole UTF-8 character, and escaped by
+ *  jansson; a msg that is not UTF-8 is replaced by a fixed message, so the
+ *  body is always valid JSON.  r->body is NULL (len 0) only when out of
+ *  memory. */
 void sg_serve_error(sg_serve_resp *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -672,6 +672,12 @@ static bool want(const char *method, const char *m, sg_serve_resp *r) {
 
 void sg_serve_api(sg_serve *s, const char *method, const char *path,
                   const char *body, size_t len, sg_serve_resp *r) {
+    /* no route, account or campaign id is anything but UTF-8, and the
+     * error answers echo the path: raw bytes (%FF) would break their JSON */
+    if (!sg__utf8_valid(path, strlen(path))) {
+        sg_serve_error(r, 404, "no such path (not UTF-8)");
+        return;
+    }
     if (sg_serve_enforce_route(s, method, path, body, len, r)) return; /* serve_enforce.c */
     if (!strcmp(path, "/v1/check")) {
         if (want(method, "POST", r)) h_check(s, body, len, r);

@@ -54,28 +54,33 @@ typedef struct req {
     uint64_t t0_ns;
 } req;
 
-static void json_escape_into(char *dst, size_t cap, const char *s) {
-    size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') { dst[o++] = '\\'; dst[o++] = (char)c; }
-        else if (c < 0x20) o += snprintf(dst + o, cap - o, "\\u%04x", c);
-        else dst[o++] = (char)c;
-    }
-    dst[o] = '\0';
+/* Cut s (len bytes, NUL-terminated) back to its last whole UTF-8
+ * character: vsnprintf may have cut a message inside one, and an error
+ * answer is JSON, which must be UTF-8 (found by fuzz_serve_api). */
+static void utf8_cut_tail(char *s, size_t len) {
+    size_t i = len;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--;
+    if (i == 0) return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (len - (i - 1) < need) s[i - 1] = '\0';
 }
 
 void sg_serve_error(sg_serve_resp *r, unsigned status, const char *fmt, ...) {
-    char msg[512], esc[1100];
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_escape_into(esc, sizeof esc, msg);
+    if (n >= (int)sizeof msg) utf8_cut_tail(msg, sizeof msg - 1);
+    /* jansson escapes the message and refuses one that is not UTF-8 */
+    json_t *o = json_pack("{s:s}", "error", msg);
+    if (!o) o = json_pack("{s:s}", "error", "request refused (the reason is not UTF-8)");
     free(r->body);
     r->status = status;
     r->content_type = NULL;
-    if (asprintf(&r->body, "{\"error\":\"%s\"}", esc) < 0) r->body = NULL;
+    r->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
     r->len = r->body ? strlen(r->body) : 0;
 }
 
