@@ -198,6 +198,10 @@ typedef struct sg_campaign_hit {
 typedef struct sg_group_count {
     uint64_t id;               /* group id, 0 = none */
     uint32_t senders, recipients;
+    int64_t first_ms;          /* the group's first message since its window
+                                  record was made (it lives while messages
+                                  come at least every two windows), ms;
+                                  0 = unknown */
 } sg_group_count;
 
 /** What one message contributes, the inputs of sg__campaign_observe. */
@@ -213,6 +217,8 @@ typedef struct sg_campaign_msg {
     uint32_t bulk_recipients;  /* distinct recipients of the cluster */
     uint32_t bulk_msgs;        /* messages of the cluster in the window,
                                   this one included */
+    int64_t bulk_first_ms;     /* the cluster's first message, as
+                                  sg_group_count.first_ms; 0 = unknown */
     sg_group_count domain_group; /* all links to domains[0], in the window */
     int64_t now_ms;
 } sg_campaign_msg;
@@ -283,6 +289,8 @@ typedef struct sg_behav_msg {
                                  window, this message included */
     uint32_t recipients;      /* distinct recipients, likewise */
     uint32_t msgs;            /* messages of the cluster in the window */
+    int64_t first_ms;         /* the cluster's first message (as
+                                 sg_group_count.first_ms), 0 = unknown */
     uint32_t domain_hash;     /* first eligible landing domain, 0 = none */
     sg_group_count domain_group; /* counts of all links to that domain */
     sg_campaign_hit camp;

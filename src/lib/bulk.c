@@ -10,6 +10,7 @@
 #include "behavior.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,14 +23,19 @@ typedef struct bulk_state {
 } bulk_state;
 
 /* Distinct senders / recipients of one cluster in the current and the
- * previous window: 128-bit linear-counting bitmaps.  80 bytes per cluster,
+ * previous window: 128-bit linear-counting bitmaps.  88 bytes per cluster,
  * key "fpw:<cluster hex>", expiring two windows after its start. */
 typedef struct bulk_win {
     int64_t start;      /* start of the current window, ms */
     uint32_t msgs[2];   /* [0] current window, [1] previous */
     uint64_t snd[2][2];
     uint64_t rcp[2][2];
+    int64_t first_ms;   /* the group's first message since the record was
+                           made, ms; 0 = unknown */
 } bulk_win;
+
+/* Records written before first_ms was kept: the same fields without it. */
+#define BULK_WIN_V1 offsetof(bulk_win, first_ms)
 
 void sg__behav_config_default(sg_behav_config *c) {
     const int64_t min = 60 * 1000, hour = 60 * min, day = 24 * hour;
@@ -262,6 +268,7 @@ static void slide(bulk_win *w, int64_t now, int64_t len) {
  * or all links to one landing domain) in its window, this message counted. */
 typedef struct bulk_count {
     uint32_t senders, recipients, msgs;
+    int64_t first_ms;   /* the group's first message in its record, 0 = unknown */
 } bulk_count;
 
 /* A window record as the cluster's batch read it (prefetch_cluster). */
@@ -290,9 +297,17 @@ static int count_window(sg_store *st, const sg_behav_config *cfg, uint64_t id,
     } else {
         rc = sg__store_get(st, key, 20, &w, sizeof w, &vlen, now);
     }
-    if (rc == SG_ENOTFOUND || (rc == SG_OK && vlen != sizeof w))
+    if (rc == SG_ENOTFOUND ||
+        (rc == SG_OK && vlen != sizeof w && vlen != BULK_WIN_V1)) {
         memset(&w, 0, sizeof w);
-    else if (rc) return store_err(rc);
+        w.first_ms = now;
+    } else if (rc) {
+        return store_err(rc);
+    } else if (vlen == BULK_WIN_V1) {
+        w.first_ms = 0; /* written by a version that did not keep it */
+    } else if (w.first_ms > now) {
+        w.first_ms = now; /* a message older than the first one seen */
+    }
     int64_t len = cfg->bulk_window_ms > 0 ? cfg->bulk_window_ms : 1;
     slide(&w, now, len);
     w.msgs[0]++;
@@ -303,6 +318,7 @@ static int count_window(sg_store *st, const sg_behav_config *cfg, uint64_t id,
     out->senders = sg__behav_lincount(snd, 128);
     out->recipients = sg__behav_lincount(rcp, 128);
     out->msgs = w.msgs[0] + w.msgs[1];
+    out->first_ms = w.first_ms;
     rc = sg__store_put(st, key, 20, &w, sizeof w, w.start + 2 * len, now);
     return rc ? store_err(rc) : SG_OK;
 }
@@ -331,6 +347,7 @@ static void campaign_input(sg_ctx *c, const sg_behav_msg *rec,
     m->bulk_senders = rec->senders;
     m->bulk_recipients = rec->recipients;
     m->bulk_msgs = rec->msgs;
+    m->bulk_first_ms = rec->first_ms;
     m->domain_group = rec->domain_group;
     m->now_ms = c->now_ms;
     const sg_urlset *u = sg__ctx_urls(c);
@@ -690,12 +707,13 @@ static int build_record(bulk_state *bs, sg_ctx *c, int slot) {
         rc = count_window(st, &bs->cfg, rec->cluster, is_new, rec, c->now_ms,
                           &wr, &n);
     rec->senders = n.senders, rec->recipients = n.recipients, rec->msgs = n.msgs;
+    rec->first_ms = n.first_ms;
     campaign_input(c, rec, &m);
     if (!rc && m.ndomains) {
         uint64_t d = domain_group_id(m.domains[0]);
         rec->domain_hash = d == 1 ? 0 : (uint32_t)d;
         rc = count_window(st, &bs->cfg, d, false, rec, c->now_ms, NULL, &n);
-        rec->domain_group = (sg_group_count){d, n.senders, n.recipients};
+        rec->domain_group = (sg_group_count){d, n.senders, n.recipients, n.first_ms};
         m.domain_group = rec->domain_group;
     }
     m.cluster_new = is_new;

@@ -360,16 +360,20 @@ static uint32_t cap16(uint32_t v) {
 
 /* A new record of the campaign m opens: the messages and the distinct
  * senders and recipients of the cluster (or young domain's links) so far,
- * not only this message, as opening_id found them. */
+ * not only this message, as opening_id found them, and the time of the
+ * group's first message when its window record knows it. */
 static void seed_opening(const sg_behav_config *cfg, const sg_campaign_msg *m,
                          camp_rec *r) {
     uint32_t snd = m->domain_group.senders, rcp = m->domain_group.recipients;
+    int64_t first = m->domain_group.first_ms;
     if (m->cluster && (m->bulk_senders >= cfg->camp_min_senders ||
                        m->bulk_recipients >= cfg->camp_min_recipients)) {
         snd = m->bulk_senders, rcp = m->bulk_recipients;
+        first = m->bulk_first_ms;
         if (m->bulk_msgs > 1) r->msgs = m->bulk_msgs - 1; /* ++ counts this one */
     }
     r->opened_by = cap16(snd) | cap16(rcp) << 16;
+    if (first > 0 && first < r->first_ms) r->first_ms = first;
 }
 
 /* Distinct senders / recipients: the bitmap's estimate, at least what
