@@ -177,6 +177,18 @@ req POST /v1/check '{"from":"history@x","to":"bob@x","text":"see you soon","ts":
 req GET /v1/accounts/history@x
 expect "a ts in the past (history import) is kept" \
   '[ "$code" = 200 ] && [ "$(j "d[\"first_seen_ms\"]")" = '$yesterday' ]'
+# an id longer than the store keys hold (512 bytes: hashed there) and than
+# the old 1,024-byte path buffer: checked, reported, viewed and reset
+long=$("$py" -c 'print("d" * 1500 + "@example.org")')
+req POST /v1/check '{"from":"'$long'","to":"bob@x","text":"see you soon"}'
+req POST /v1/report '{"reporter":"erin@x","label":"spam","account":"'$long'"}'
+expect "a report about an account with a 1,512-byte id is counted (got $code)" \
+  '[ "$code" = 200 ] && [ "$(j "d[\"counted\"]")" = True ]'
+req GET "/v1/accounts/$long"
+expect "an account with a 1,512-byte id can be viewed, its report tally too (got $code)" \
+  '[ "$code" = 200 ] && [ "$(j "len(d[\"id\"])")" = 1512 ] && [ "$(j "d[\"reports\"][\"spam\"]")" = 1 ]'
+req POST "/v1/accounts/$long/reset"
+expect "an account with a 1,512-byte id can be reset (got $code)" '[ "$code" = 200 ]'
 "$py" - > "$tmp/camp.json" <<'EOF'
 import json
 t = "Your parcel is waiting, confirm delivery here: https://parcel-redelivery-fee.com/track?c=%d today"
@@ -197,8 +209,8 @@ expect "unknown campaign is 404" '[ "$code" = 404 ] && is_json_error'
 # --- metrics
 expect "metrics count delivered checks" '[ "$(metric "spimguard_checks_total{action=\"deliver\"}")" -ge 2 ]'
 expect "metrics count the spim label" '[ "$(metric "spimguard_check_labels_total{label=\"spim\"}")" -ge 2 ]'
-expect "metrics count accepted and rate-limited reports" \
-  '[ "$(metric "spimguard_reports_total{label=\"spam\",result=\"accepted\"}")" = 3 ] && [ "$(metric "spimguard_reports_total{label=\"spam\",result=\"rate_limited\"}")" = 1 ]'
+expect "metrics count accepted and rate-limited reports (bob's 3, erin's 1)" \
+  '[ "$(metric "spimguard_reports_total{label=\"spam\",result=\"accepted\"}")" = 4 ] && [ "$(metric "spimguard_reports_total{label=\"spam\",result=\"rate_limited\"}")" = 1 ]'
 expect "metrics have the latency histogram" '[ "$(metric "spimguard_request_duration_seconds_count{kind=\"single\"}")" -ge 3 ]'
 expect "metrics show model and store sizes" '[ "$(metric spimguard_model_weights)" = 4194304 ] && [ "$(metric "spimguard_store_keys{backend=\"memory\"}")" -gt 0 ]'
 expect "metrics count batch errors" '[ "$(metric spimguard_check_errors_total)" -ge 3 ]'

@@ -554,18 +554,18 @@ static json_t *account_json(const char *id, const sg_acct_view *a,
 
 static void h_account(sg_serve *s, const char *method, const char *rest,
                       sg_serve_resp *r) {
-    char id[1024];
     const char *slash = strchr(rest, '/');
     bool reset = slash && !strcmp(slash, "/reset");
     size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (!n || n >= sizeof id || (slash && !reset)) { sg_serve_error(r, 404, "no such path"); return; }
+    if (!n || (slash && !reset)) { sg_serve_error(r, 404, "no such path"); return; }
     if (strcmp(method, reset ? "POST" : "GET")) {
         r->allow = reset ? "POST" : "GET";
         sg_serve_error(r, 405, "use %s", r->allow);
         return;
     }
-    memcpy(id, rest, n);
-    id[n] = '\0';
+    /* any id a message may carry: long ones are hashed in the store keys */
+    char *id = strndup(rest, n);
+    if (!id) { sg_serve_error(r, 500, "out of memory"); return; }
     sg_acct_view a;
     sg_report_tally t;
     pthread_mutex_lock(&s->eng_lock);
@@ -578,6 +578,7 @@ static void h_account(sg_serve *s, const char *method, const char *rest,
     if (rc == SG_ENOTFOUND) sg_serve_error(r, 404, "unknown account \"%s\"", id);
     else if (rc) sg_serve_error(r, status_of(rc), "%s", sg_strerror(rc));
     else sg_serve_json(r, 200, account_json(id, &a, &t));
+    free(id);
 }
 
 /* ---------------------------------------------------------------- campaigns */

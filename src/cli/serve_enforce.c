@@ -113,12 +113,11 @@ static bool account_route(sg_serve *s, const char *method, const char *path, con
     if (!slash || slash == rest) return false;
     bool appeal = !strcmp(slash, "/appeal"), decision = !strcmp(slash, "/decision");
     if (!appeal && !decision) return false;
-    char id[1024];
-    size_t n = (size_t)(slash - rest);
-    if (n >= sizeof id) { sg_serve_error(r, 404, "account id too long"); return true; }
-    memcpy(id, rest, n);
-    id[n] = '\0';
-    if (strcmp(method, "POST")) {
+    /* any id a message may carry: long ones are hashed in the store keys */
+    char *id = strndup(rest, (size_t)(slash - rest));
+    if (!id) {
+        sg_serve_error(r, 500, "out of memory");
+    } else if (strcmp(method, "POST")) {
         r->allow = "POST";
         sg_serve_error(r, 405, "use POST");
     } else if (appeal) {
@@ -126,6 +125,7 @@ static bool account_route(sg_serve *s, const char *method, const char *path, con
     } else {
         h_decision(s, id, body, len, r);
     }
+    free(id);
     return true;
 }
 

@@ -177,10 +177,24 @@ typedef struct tally_rec {
     int64_t last_ms;
 } tally_rec;
 
-static int key_of(char *buf, size_t cap, const char *fmt, const char *a,
-                  const char *b) {
-    int n = snprintf(buf, cap, fmt, a, b);
-    return (n < 0 || (size_t)n >= cap) ? -1 : n;
+/* Key prefix "{" id "}" into buf (SG_BEHAV_KEY_CAP bytes), an id longer
+ * than SG_BEHAV_MAX_ID hashed as the account keys do (sg__behav_key), with
+ * ":" other after it when other is not NULL (hashed too when over 62
+ * bytes, to fit sg__behav_key's suffix).  @return the key length. */
+static int key_of(char *buf, const char *prefix, const char *id,
+                  const char *other) {
+    char suffix[66] = "";
+    if (other) {
+        size_t ol = strlen(other);
+        if (ol <= 62) {
+            suffix[0] = ':';
+            memcpy(suffix + 1, other, ol + 1);
+        } else {
+            memcpy(suffix, ":#", 2);
+            sg__behav_hex64(XXH3_64bits(other, ol), suffix + 2);
+        }
+    }
+    return (int)sg__behav_key(buf, prefix, id, suffix);
 }
 
 /* Spend one token of the reporter's bucket; *tokens_left gets the level
@@ -188,9 +202,8 @@ static int key_of(char *buf, size_t cap, const char *fmt, const char *a,
 static int bucket_take(sg_store *st, const sg_report_limits *lim,
                        const char *reporter, int64_t now,
                        double *tokens_left) {
-    char key[600];
-    int kl = key_of(key, sizeof key, "rptr:{%s}%s", reporter, "");
-    if (kl < 0) return SG_EINVAL;
+    char key[SG_BEHAV_KEY_CAP];
+    int kl = key_of(key, "rptr:", reporter, NULL);
     bucket b = {lim->burst, now};
     size_t len = 0;
     int rc = sg__store_get(st, key, kl, &b, sizeof b, &len, now);
@@ -245,11 +258,10 @@ static int tally_load(sg_store *st, const char *key, size_t kl, int64_t now,
     return SG_OK;
 }
 
-static int tally_add(sg_store *st, const char *fmt, const char *id,
+static int tally_add(sg_store *st, const char *prefix, const char *id,
                      int is_spam, double w, int64_t now) {
-    char key[600];
-    int kl = key_of(key, sizeof key, fmt, id, "");
-    if (kl < 0) return SG_EINVAL;
+    char key[SG_BEHAV_KEY_CAP];
+    int kl = key_of(key, prefix, id, NULL);
     tally_rec t;
     int rc = tally_load(st, key, kl, now, &t);
     if (rc) return rc;
@@ -274,16 +286,15 @@ static int learn_once(sg_store *st, const sg_report *r, int64_t now,
  * reporter and account per day. */
 static int count_report(sg_store *st, const sg_report *r, double w,
                         int64_t now, bool *counted) {
-    char key[1200];
+    char key[SG_BEHAV_KEY_CAP];
     *counted = false;
     if (!r->account || !*r->account) return SG_OK;
-    int kl = key_of(key, sizeof key, "rptd:{%s}:%s", r->account, r->reporter);
-    if (kl < 0) return SG_EINVAL;
+    int kl = key_of(key, "rptd:", r->account, r->reporter);
     int rc = first_in_day(st, key, kl, now, counted);
     if (rc || !*counted) return rc;
-    rc = tally_add(st, "rpta:{%s}%s", r->account, r->is_spam, w, now);
+    rc = tally_add(st, "rpta:", r->account, r->is_spam, w, now);
     if (!rc && r->campaign && *r->campaign)
-        rc = tally_add(st, "rptc:{%s}%s", r->campaign, r->is_spam, w, now);
+        rc = tally_add(st, "rptc:", r->campaign, r->is_spam, w, now);
     return rc;
 }
 
@@ -291,9 +302,7 @@ int sg__report_take(sg_engine *eng, const sg_report_limits *lim,
                     const sg_report *r, int64_t now_ms,
                     sg_report_result *out) {
     memset(out, 0, sizeof *out);
-    if (!eng || !lim || !r || !r->reporter || !*r->reporter ||
-        strlen(r->reporter) > 512 || (r->account && strlen(r->account) > 512))
-        return SG_EINVAL;
+    if (!eng || !lim || !r || !r->reporter || !*r->reporter) return SG_EINVAL;
     double left;
     int rc = bucket_take(eng->store, lim, r->reporter, now_ms, &left);
     if (rc) return rc;
@@ -317,10 +326,8 @@ int sg__report_tally(sg_engine *eng, const char *id, bool campaign,
                      int64_t now_ms, sg_report_tally *out) {
     memset(out, 0, sizeof *out);
     if (!eng || !id || !*id) return SG_EINVAL;
-    char key[600];
-    int kl = key_of(key, sizeof key, campaign ? "rptc:{%s}%s" : "rpta:{%s}%s",
-                    id, "");
-    if (kl < 0) return SG_EINVAL;
+    char key[SG_BEHAV_KEY_CAP];
+    int kl = key_of(key, campaign ? "rptc:" : "rpta:", id, NULL);
     tally_rec t;
     int rc = tally_load(eng->store, key, kl, now_ms, &t);
     if (rc) return rc;
