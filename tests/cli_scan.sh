@@ -5,7 +5,7 @@
 # and a damaged model file.   usage: cli_scan.sh SPIMGUARD SRC_DIR BUILD_DIR
 set -u
 bin=$1; src=$2; build=$3
-shared="$src/../shared/data"
+shared=${SG_SHARED_DATA:-$src/../shared/data}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fails=0; passes=0
 ok()   { passes=$((passes+1)); }

@@ -352,7 +352,7 @@ kill -TERM "$pid"; wait "$pid"
 # --- a short soak with the load generator (the documented figures use
 # bench/serve_load.sh with 5 minutes): no errors, clean SIGTERM
 if [ -x "$build/bench_serve" ]; then
-  shared="$src/../shared/data/sms_spam_collection/test.jsonl"
+  shared="${SG_SHARED_DATA:-$src/../shared/data}/sms_spam_collection/test.jsonl"
   [ -f "$shared" ] || shared="$src/data/corpus/sms_spam_train.jsonl"
   for mode in single batch; do
     "$build/bench_serve" --spawn "$bin" --model "$tmp/model" --data "$shared" \

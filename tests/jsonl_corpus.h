@@ -24,7 +24,7 @@ typedef struct corpus {
 /* Append every message of path (parsed with flags, e.g. SG_PARSE_LABELED). */
 static inline void corpus_add(corpus *c, const char *path, unsigned flags) {
     FILE *f = fopen(path, "r");
-    if (!f) fail_msg("cannot open %s", path);
+    if (!f) fail_msg("cannot open %s (the shared data sets, ../shared/data or SG_SHARED_DATA: see README)", path);
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -58,7 +58,7 @@ typedef void (*corpus_text_fn)(const char *text, size_t len, void *arg);
 /* fn(text, bytes, arg) for the "text" of every line of path. */
 static inline void corpus_each_text(const char *path, corpus_text_fn fn, void *arg) {
     FILE *f = fopen(path, "r");
-    if (!f) fail_msg("cannot open %s", path);
+    if (!f) fail_msg("cannot open %s (the shared data sets, ../shared/data or SG_SHARED_DATA: see README)", path);
     char *line = NULL;
     size_t cap = 0;
     while (getline(&line, &cap, f) > 0) {

@@ -74,7 +74,7 @@ static char *sms_text(const char *file, const char *id) {
     char path[1024];
     snprintf(path, sizeof path, "%s/sms_spam_collection/%s", SG_TEST_SHARED, file);
     FILE *f = fopen(path, "r");
-    assert_non_null(f);
+    if (!f) fail_msg("cannot open %s (the shared data sets, ../shared/data or SG_SHARED_DATA: see README)", path);
     char *line = NULL, *out = NULL;
     size_t cap = 0;
     while (!out && getline(&line, &cap, f) > 0) {

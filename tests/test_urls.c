@@ -361,7 +361,7 @@ static void prescan_keeps_obfuscated_phishing_urls(void **state) {
     for (int k = 0; lists[k]; k++) {
         snprintf(path, sizeof path, "%s/phishing/%s", SG_TEST_SHARED, lists[k]);
         FILE *f = fopen(path, "r");
-        if (!f) fail_msg("cannot open %s", path);
+        if (!f) fail_msg("cannot open %s (the shared data sets, ../shared/data or SG_SHARED_DATA: see README)", path);
         while (getline(&line, &cap, f) > 0) {
             line[strcspn(line, "\r\n")] = '\0';
             if (!line[0] || line[0] == '#' || strlen(line) > 2000) continue;

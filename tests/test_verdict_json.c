@@ -61,7 +61,7 @@ static void real_verdicts_match_jansson(void **state) {
     char path[1024];
     snprintf(path, sizeof path, "%s/sms_spam_collection/test.jsonl", SG_TEST_SHARED);
     FILE *f = fopen(path, "r");
-    assert_non_null(f);
+    if (!f) fail_msg("cannot open %s (the shared data sets, ../shared/data or SG_SHARED_DATA: see README)", path);
     sg_engine *e;
     assert_int_equal(sg_engine_new(NULL, &e), SG_OK);
     char *line = NULL;
