@@ -40,6 +40,12 @@ expect "spam verdict names a readable reason" 'grep "\"ok2\"" "$tmp/out.jsonl" |
 # --- all-good input exits 0; garbage bytes never crash
 printf '%s\n' '{"from":"a","to":"b","text":"hi"}' | "$bin" scan --model "$tmp/m" > /dev/null 2>&1
 expect "clean stream exits 0" '[ $? -eq 0 ]'
+# a byte-order mark before the first line, and lines of blanks, as editors
+# leave them: judged and skipped, not rejected
+printf '\xef\xbb\xbf{"id":"bom","from":"a","to":"b","text":"hi"}\n  \n\t \r\n{"id":"after","from":"a","to":"b","text":"yo"}\n' \
+  | "$bin" scan --model "$tmp/m" > "$tmp/bom.jsonl" 2> "$tmp/bom.err"; rc=$?
+expect "BOM and blank lines: exit 0, two verdicts, no error (got $rc: $(head -c 200 "$tmp/bom.err"))" \
+  '[ $rc -eq 0 ] && [ $(grep -c "\"id\": *\"\(bom\|after\)\"" "$tmp/bom.jsonl") -eq 2 ] && [ ! -s "$tmp/bom.err" ]'
 head -c 200000 /dev/urandom | "$bin" scan --model "$tmp/m" > /dev/null 2>&1; rc=$?
 expect "random bytes: rejected lines, no crash (got $rc)" '[ $rc -eq 1 ]'
 

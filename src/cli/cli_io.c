@@ -54,6 +54,14 @@ int sg_lines_next(sg_lines *r, size_t *len) {
         if (n == 0 && !r->too_long) return 0;
     }
     if (n && r->buf[n - 1] == '\r') n--;
+    /* a UTF-8 byte-order mark that some editors put first is not JSON */
+    if (r->lineno == 0 && n >= 3 && !memcmp(r->buf, "\xEF\xBB\xBF", 3)) {
+        memmove(r->buf, r->buf + 3, n - 3);
+        n -= 3;
+    }
+    size_t i = 0; /* a line of blanks counts as empty */
+    while (i < n && (r->buf[i] == ' ' || r->buf[i] == '\t')) i++;
+    if (i == n) n = 0;
     r->buf[n] = '\0';
     r->lineno++;
     *len = n;

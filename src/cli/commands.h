@@ -53,8 +53,10 @@ typedef struct sg_lines {
 
 /** Open `path` ("-" or NULL = stdin).  Returns 0, or -1 with errno. */
 int sg_lines_open(sg_lines *r, const char *path, size_t cap);
-/** Next line without its newline into r->buf; *len gets its length.
- *  Returns 1 for a line, 0 at end of input, -1 on read error. */
+/** Next line without its newline (and a final CR) into r->buf; *len gets
+ *  its length in bytes: 0 for a line of only spaces and tabs, which callers
+ *  skip as empty.  A UTF-8 byte-order mark opening the first line is
+ *  dropped.  Returns 1 for a line, 0 at end of input, -1 on read error. */
 int sg_lines_next(sg_lines *r, size_t *len);
 void sg_lines_close(sg_lines *r);
 
