@@ -28,7 +28,17 @@ expect "one JSON object per input line" '[ $(wc -l < "$tmp/out.jsonl") -eq 4 ]'
 l1=$(sed -n 1p "$tmp/out.jsonl"); l2=$(sed -n 2p "$tmp/out.jsonl")
 l3=$(sed -n 3p "$tmp/out.jsonl"); l4=$(sed -n 4p "$tmp/out.jsonl")
 is "line numbers" "$l4" 'o["line"]' '4'
-is "keys of a URL" "$l1" 'sorted(o["urls"][0])' '["findings","host","registrable_domain","url"]'
+is "keys of a URL" "$l1" 'sorted(o["urls"][0])' '["findings","host","registrable_domain","url","written"]'
+is "a plain https link is written plainly" "$l1" 'o["urls"][0]["written"]' '[]'
+is "how a bare shortener link was written" "$l4" 'o["urls"][0]["written"]' '["no_scheme","shortener"]'
+# a link hidden with a zero-width space, and one written hxxp / [.]: found
+# and said to be obfuscated, in both outputs
+printf 'see http://micro\xe2\x80\x8bsoft-support.com/fix or hxxp://paypa1[.]com/x\n' > "$tmp/zw.txt"
+zw=$("$bin" urls --json "$tmp/zw.txt")
+is "zero-width link found with its hidden character removed" "$zw" 'o["urls"][0]["url"]' '"http://microsoft-support.com/fix"'
+is "zero-width link is obfuscated" "$zw" 'o["urls"][0]["written"]' '["obfuscated"]'
+is "hxxp / [.] link is obfuscated" "$zw" 'o["urls"][1]["written"]' '["obfuscated"]'
+expect "text output says obfuscated" '"$bin" urls "$tmp/zw.txt" | grep -q "microsoft-support.com  \[obfuscated\]"'
 is "url, host, registrable_domain" "$l1" '[o["urls"][0][k] for k in ("url", "host", "registrable_domain")]' \
    '["https://rnicrosoft-live.com/login","rnicrosoft-live.com","rnicrosoft-live.com"]'
 is "a finding names kind, brand, match" "$l1" 'o["urls"][0]["findings"]' \

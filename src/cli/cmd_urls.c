@@ -13,6 +13,15 @@
 #include "commands.h"
 #include "urls.h"
 
+/* How a URL was written (sg_url.flags), in words; the same names in text
+ * and JSON output. */
+static const struct { unsigned flag; const char *name; } url_flags[] = {
+    {SG_URL_OBFUSCATED, "obfuscated"}, {SG_URL_NO_SCHEME, "no_scheme"},
+    {SG_URL_USERINFO, "userinfo"},     {SG_URL_IP, "ip_host"},
+    {SG_URL_PUNYCODE, "punycode"},     {SG_URL_SHORTENER, "shortener"},
+};
+#define N_URL_FLAGS (sizeof url_flags / sizeof url_flags[0])
+
 static void urls_usage(FILE *f) {
     fprintf(f,
         "usage: spimguard urls [options] [FILE]\n"
@@ -21,8 +30,8 @@ static void urls_usage(FILE *f) {
         "detector finds in them.\n\n"
         "  --json            one JSON object per input line:\n"
         "                    {\"line\": N, \"urls\": [{\"url\", \"host\",\n"
-        "                    \"registrable_domain\", \"findings\": [{\"kind\",\n"
-        "                    \"brand\", \"match\"}]}]}\n"
+        "                    \"registrable_domain\", \"written\": [...],\n"
+        "                    \"findings\": [{\"kind\", \"brand\", \"match\"}]}]}\n"
         "  --jsonl           input lines are JSON messages; their \"text\" is read\n"
         "  --brands FILE     protected brand domains (replaces the shipped list)\n"
         "  --allow FILE      allow-listed domains (added to the shipped list)\n"
@@ -31,7 +40,10 @@ static void urls_usage(FILE *f) {
         "List files may be plain (one domain or URL per line), hosts files\n"
         "(0.0.0.0 domain) or CSV with a url/domain/host column.\n"
         "match is one of skeleton, edit, visual, token, blocklist (null for\n"
-        "IP, shortener, script and punycode findings).\n\n"
+        "IP, shortener, script and punycode findings).  written lists how the\n"
+        "link was written: obfuscated (hxxp, [.], zero-width or other hidden\n"
+        "characters undone to find it), no_scheme, userinfo (user@host),\n"
+        "ip_host, punycode, shortener.\n\n"
         "exit: 0 ok; 1 some lines rejected (bad JSON / UTF-8); 2 usage; 3 fatal\n");
 }
 
@@ -91,9 +103,13 @@ static void print_json(const sg_urls *st, size_t lineno, const sg_urlset *set,
         if (lure)
             json_array_append_new(fa, json_pack("{s:s, s:n, s:n}", "kind",
                                                 "CREDENTIAL_LURE", "brand", "match"));
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:o}", "url",
+        json_t *wa = json_array();
+        for (size_t k = 0; k < N_URL_FLAGS; k++)
+            if (u->flags & url_flags[k].flag)
+                json_array_append_new(wa, json_string(url_flags[k].name));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:o, s:o}", "url",
             u->url, "host", u->host, "registrable_domain", u->registrable,
-            "findings", fa));
+            "written", wa, "findings", fa));
     }
     json_object_set_new(o, "urls", arr);
     char *s = json_dumps(o, JSON_COMPACT);
@@ -115,7 +131,10 @@ static void print_text(const sg_urls *st, size_t lineno, const sg_urlset *set,
         size_t nf = findings_of(st, set, i, lure_url, f, 8, &lure);
         printf("%zu: %s  host=%s", lineno, u->url, u->host_unicode);
         if (strcmp(u->host, u->host_unicode)) printf(" (%s)", u->host);
-        printf("  registrable=%s\n", u->registrable ? u->registrable : "-");
+        printf("  registrable=%s", u->registrable ? u->registrable : "-");
+        for (size_t k = 0; k < N_URL_FLAGS; k++)
+            if (u->flags & url_flags[k].flag) printf("  [%s]", url_flags[k].name);
+        printf("\n");
         for (size_t k = 0; k < nf; k++)
             printf("    %-18s %-9s %s\n", sg__find_code(f[k].kind),
                    f[k].match ? sg__match_name(f[k].match) : "-", f[k].detail);
