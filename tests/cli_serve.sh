@@ -315,6 +315,20 @@ for _ in range(4):
     conns.append(c)
 for c in conns:
     c.request("POST", "/v1/check", body, hdr)
+# SIGTERM once a batch is being answered (its whole body arrived), so that
+# the drain has one to finish even on a loaded machine: in flight counts
+# this /metrics request too, hence >= 2; a batch may also be done already
+import time
+probe = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+until = time.time() + 5
+while time.time() < until:
+    probe.request("GET", "/metrics", headers=hdr)
+    m = probe.getresponse().read().decode()
+    busy = [l for l in m.splitlines() if l.startswith("spimguard_inflight_requests ")]
+    done = [l for l in m.splitlines() if l.startswith("spimguard_request_duration_seconds_count{kind=\"batch\"}")]
+    if (busy and int(busy[0].split()[1]) >= 2) or (done and float(done[0].split()[1]) >= 1):
+        break
+probe.close()
 os.kill(pid, signal.SIGTERM)
 ok = refused = 0
 for c in conns:
