@@ -22,8 +22,8 @@ def arguments(line):
     """The arguments of one MONITOR line as bytes, or None for other lines
     (the "OK" that MONITOR answers first)."""
     start = line.find('] "')
-    if start < 0:
-        return None
+    if start < 0 or " lua]" in line[:start + 1]:
+        return None  # a command a script ran: replayed with its EVAL
     s, i, out = line[start + 2:], 0, []
     while i < len(s):
         if s[i] != '"':
@@ -31,7 +31,7 @@ def arguments(line):
             continue
         i += 1
         arg = bytearray()
-        while s[i] != '"':
+        while i < len(s) and s[i] != '"':
             if s[i] == "\\":
                 if s[i + 1] == "x":
                     arg.append(int(s[i + 2:i + 4], 16))

@@ -40,6 +40,11 @@ expect "spam verdict names a readable reason" 'grep "\"ok2\"" "$tmp/out.jsonl" |
 # --- all-good input exits 0; garbage bytes never crash
 printf '%s\n' '{"from":"a","to":"b","text":"hi"}' | "$bin" scan --model "$tmp/m" > /dev/null 2>&1
 expect "clean stream exits 0" '[ $? -eq 0 ]'
+# a line of blanks too long to keep is still reported, not skipped as blank
+{ head -c 2000000 /dev/zero | tr '\0' ' '; printf '\n{"id":"next","from":"a","to":"b","text":"hi"}\n'; } \
+  | "$bin" scan --model "$tmp/m" > "$tmp/lb.jsonl" 2> "$tmp/lb.err"; rc=$?
+expect "an over-long line of blanks is reported (got $rc)" \
+  '[ $rc -eq 1 ] && grep -q "<stdin>:1: .*" "$tmp/lb.err" && grep -q "\"next\"" "$tmp/lb.jsonl"'
 # a byte-order mark before the first line, and lines of blanks, as editors
 # leave them: judged and skipped, not rejected
 printf '\xef\xbb\xbf{"id":"bom","from":"a","to":"b","text":"hi"}\n  \n\t \r\n{"id":"after","from":"a","to":"b","text":"yo"}\n' \

@@ -328,6 +328,7 @@ while time.time() < until:
     done = [l for l in m.splitlines() if l.startswith("spimguard_request_duration_seconds_count{kind=\"batch\"}")]
     if (busy and int(busy[0].split()[1]) >= 2) or (done and float(done[0].split()[1]) >= 1):
         break
+    time.sleep(0.01)
 probe.close()
 os.kill(pid, signal.SIGTERM)
 ok = refused = 0

@@ -38,6 +38,10 @@ zw=$("$bin" urls --json "$tmp/zw.txt")
 is "zero-width link found with its hidden character removed" "$zw" 'o["urls"][0]["url"]' '"http://microsoft-support.com/fix"'
 is "zero-width link is obfuscated" "$zw" 'o["urls"][0]["written"]' '["obfuscated"]'
 is "hxxp / [.] link is obfuscated" "$zw" 'o["urls"][1]["written"]' '["obfuscated"]'
+printf '{"text":"see bit.ly/x"}\n   \n\n{"text":"no link"}\n' > "$tmp/blank.jsonl"
+"$bin" urls --jsonl --json "$tmp/blank.jsonl" > "$tmp/blank.out" 2> "$tmp/blank.err"; rc=$?
+expect "urls --jsonl skips empty and blank lines (got $rc, $(wc -l < "$tmp/blank.out") lines)" \
+  '[ $rc -eq 0 ] && [ $(wc -l < "$tmp/blank.out") -eq 2 ] && [ ! -s "$tmp/blank.err" ]'
 expect "text output says obfuscated" '"$bin" urls "$tmp/zw.txt" | grep -q "microsoft-support.com  \[obfuscated\]"'
 is "url, host, registrable_domain" "$l1" '[o["urls"][0][k] for k in ("url", "host", "registrable_domain")]' \
    '["https://rnicrosoft-live.com/login","rnicrosoft-live.com","rnicrosoft-live.com"]'

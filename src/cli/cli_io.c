@@ -61,7 +61,7 @@ int sg_lines_next(sg_lines *r, size_t *len) {
     }
     size_t i = 0; /* a line of blanks counts as empty */
     while (i < n && (r->buf[i] == ' ' || r->buf[i] == '\t')) i++;
-    if (i == n) n = 0;
+    if (i == n && !r->too_long) n = 0;
     r->buf[n] = '\0';
     r->lineno++;
     *len = n;

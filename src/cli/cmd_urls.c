@@ -205,6 +205,7 @@ static int run(const urls_opts *o, const sg_urls *st) {
             bad++;
             continue;
         }
+        if (o->jsonl && len == 0) continue; /* empty or blank, as scan skips it */
         const char *text = line_text(o, &r, len, &doc, &tl);
         if (!text) { json_decref(doc); bad++; continue; }
         sg_urlset set;

@@ -178,15 +178,16 @@ typedef struct tally_rec {
 } tally_rec;
 
 /* Key prefix "{" id "}" into buf (SG_BEHAV_KEY_CAP bytes), an id longer
- * than SG_BEHAV_MAX_ID hashed as the account keys do (sg__behav_key), with
- * ":" other after it when other is not NULL (hashed too when over 62
- * bytes, to fit sg__behav_key's suffix).  @return the key length. */
+ * than SG_BEHAV_MAX_ID hashed as the account keys do (sg__behav_key:
+ * "{#<hex>}"), with ":" other after it when other is not NULL (":#<hex>"
+ * when other is over 63 bytes, to fit sg__behav_key's 64-byte suffix).
+ * @return the key length. */
 static int key_of(char *buf, const char *prefix, const char *id,
                   const char *other) {
     char suffix[66] = "";
     if (other) {
         size_t ol = strlen(other);
-        if (ol <= 62) {
+        if (ol <= 63) {
             suffix[0] = ':';
             memcpy(suffix + 1, other, ol + 1);
         } else {
