@@ -37,15 +37,7 @@ live() {
   local mon=
   if [ -n "${4:-}" ]; then redis-cli -p "$rport" monitor > "$tmp/monitor.log" & mon=$!; pids+=($mon); sleep 0.2; fi
   local ports=() dp=()
-  for i in 1 2; do
-    taskset -c "$2" "$sg" serve --port 0 --model "$model" --store "redis://127.0.0.1:$rport" > "$tmp/d$i.log" 2>&1 &
-    local pid=$!; pids+=($pid); dp+=($pid); local p=
-    for _ in $(seq 200); do
-      p=$(sed -n 's/.*listening on .* port \([0-9]*\) .*/\1/p' "$tmp/d$i.log"); [ -n "$p" ] && break; sleep 0.05
-    done
-    [ -n "$p" ] || { cat "$tmp/d$i.log"; exit 1; }
-    ports+=("$p")
-  done
+  for i in 1 2; do serve_start "$i" "redis://127.0.0.1:$rport" "$2"; done
   out=$(taskset -c "$2" $py "$here/store_load.py" --ports "$(IFS=,; echo "${ports[*]}")" --file "$tmp/msgs.jsonl" \
         --batch "$batch" --conns "$conns" --pids "$(IFS=,; echo "${dp[*]}")" --rpids "$rpid") || { echo "$out"; exit 1; }
   for pid in "${dp[@]}"; do kill -TERM "$pid"; wait "$pid"; done

@@ -99,15 +99,7 @@ serve() {
   flush
   local b=$1 k=$2 uri ports=() dp=()
   uri=$(uri_of "$b" serve)
-  for i in $(seq "$k"); do
-    "$sg" serve --port 0 --model "$model" --store "$uri" > "$tmp/d$i.log" 2>&1 &
-    local pid=$!; pids+=($pid); dp+=($pid)
-    for _ in $(seq 200); do
-      p=$(sed -n 's/.*listening on .* port \([0-9]*\) .*/\1/p' "$tmp/d$i.log"); [ -n "$p" ] && break; sleep 0.05
-    done
-    [ -n "$p" ] || { cat "$tmp/d$i.log"; exit 1; }
-    ports+=("$p")
-  done
+  for i in $(seq "$k"); do serve_start "$i" "$uri"; done
   out=$($py "$here/store_load.py" --ports "$(IFS=,; echo "${ports[*]}")" --file "$tmp/msgs.jsonl" \
         --batch "$batch" --conns "${CONNS:-2}" --pids "$(IFS=,; echo "${dp[*]}")" --rpids "$(IFS=,; echo "${rpids[*]}")") || { echo "$out"; exit 1; }
   for pid in "${dp[@]}"; do kill -TERM "$pid"; wait "$pid"; done
